@@ -1,0 +1,1 @@
+"""Generator backends behind one session protocol (see :mod:`render.backends.base`)."""
