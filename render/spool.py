@@ -1,0 +1,526 @@
+"""Crash-safe on-disk store of the audio chunks a render receives; reopened to resume.
+
+One folder per render (e.g. ``OUTDIR/.lyria-render/NAME.spool/``)::
+
+    meta.json      format version, timeline SHA-256, schedule digest, name, created (atomic)
+    lock           fcntl.flock'ed while a render uses the spool (the kernel frees it on death)
+    seg-0000.pcm   raw int16 LE stereo 48 kHz, one file per segment (session leg)
+    index.jsonl    one JSON line per segment start, chunk and record, appended in order
+
+A chunk's index line is appended only after its PCM bytes were written, so a render
+killed at any moment (SIGKILL included) leaves a spool that :meth:`Spool.open` repairs:
+a torn last index line is cut off and every PCM file is truncated to its last indexed
+byte. Nothing is kept in memory per chunk, so memory stays flat whatever the duration.
+
+Positions are *stream* frames at 48 kHz (see :mod:`render.schedule`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from .backends.base import BYTES_PER_FRAME, ControlSpan
+from .controls import GenerationConfig, WeightedPrompt
+from .errors import SpoolError
+
+try:  # the master stage owns the type; fall back to the identical shape until it lands
+    from .master import Segment
+except ImportError:  # pragma: no cover - depends on the other module's arrival
+
+    @dataclass(frozen=True)
+    class Segment:  # type: ignore[no-redef]
+        """A run of stream audio in a raw PCM file, as the master stage consumes it."""
+
+        path: Path
+        start: int
+        frames: int
+        offset_bytes: int = 0
+        label: str = ""
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SpoolMeta",
+    "SegmentInfo",
+    "ChunkRecord",
+    "Recovery",
+    "Segment",
+    "Spool",
+    "schedule_digest",
+    "span_to_dict",
+    "span_from_dict",
+]
+
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+INDEX_FILE = "index.jsonl"
+LOCK_FILE = "lock"
+SEGMENT_REASONS = ("start", "rotation", "reconnect", "resume")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpoolMeta:
+    """What a spool was made from; :meth:`Spool.open` refuses a different timeline."""
+
+    name: str
+    timeline_sha256: str
+    schedule_digest: str = ""
+    created: str = ""
+    format: int = FORMAT_VERSION
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentInfo:
+    """One segment (one session leg): ``frames`` of audio from stream frame ``start``."""
+
+    id: int
+    start: int
+    frames: int
+    reason: str
+    path: Path
+
+    @property
+    def end(self) -> int:
+        return self.start + self.frames
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChunkRecord:
+    """One indexed chunk, as read back from ``index.jsonl`` (spans as stored dicts)."""
+
+    segment: int
+    offset_bytes: int
+    start: int
+    frames: int
+    spans: tuple[dict[str, Any], ...]
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recovery:
+    """What :meth:`Spool.open` found and repaired."""
+
+    torn_index_bytes: int = 0
+    trimmed_pcm_bytes: Mapping[int, int] = field(default_factory=dict)
+    dropped_chunks: int = 0
+    segments: int = 0
+    chunks: int = 0
+    received_end: int = 0
+
+    @property
+    def repaired(self) -> bool:
+        return bool(self.torn_index_bytes or any(self.trimmed_pcm_bytes.values()) or self.dropped_chunks)
+
+    def describe(self) -> str:
+        """One line for logs: what was recovered and what was cut."""
+        text = (f"{self.chunks} chunks in {self.segments} segments, audio up to stream frame "
+                f"{self.received_end} ({self.received_end / 48_000:.2f} s)")
+        cuts = []
+        if self.torn_index_bytes:
+            cuts.append(f"cut a torn index line of {self.torn_index_bytes} bytes")
+        trimmed = sum(self.trimmed_pcm_bytes.values())
+        if trimmed:
+            cuts.append(f"truncated {trimmed} unindexed PCM bytes")
+        if self.dropped_chunks:
+            cuts.append(f"dropped {self.dropped_chunks} indexed chunks whose PCM was missing")
+        return text + ("; " + ", ".join(cuts) if cuts else "; clean")
+
+
+def span_to_dict(span: ControlSpan) -> dict[str, Any]:
+    """JSON form of a :class:`ControlSpan` (prompts as ``{text, weight}``, config as fields)."""
+    return {
+        "start_sample": span.start_sample,
+        "prompts": None if span.prompts is None else [p.to_wire() for p in span.prompts],
+        "config": None if span.config is None else span.config.as_dict(),
+        "epoch": span.epoch,
+    }
+
+
+def span_from_dict(data: Mapping[str, Any]) -> ControlSpan:
+    """Inverse of :func:`span_to_dict`."""
+    prompts = data.get("prompts")
+    config = data.get("config")
+    return ControlSpan(
+        start_sample=int(data["start_sample"]),
+        prompts=None if prompts is None else tuple(WeightedPrompt.from_wire(p) for p in prompts),
+        config=None if config is None else GenerationConfig(**config),
+        epoch=data.get("epoch"),
+    )
+
+
+def schedule_digest(schedule: Any) -> str:
+    """SHA-256 of a schedule's canonical JSON form (any frozen dataclass tree)."""
+    blob = json.dumps(dataclasses.asdict(schedule), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _lock(path: Path) -> int:
+    """Take the spool's exclusive lock; SpoolError naming the holder when it is taken."""
+    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise SpoolError(
+            f"spool {path} is in use by another render (pid {holder})",
+            hint="wait for that render to finish or stop it; a killed render's lock is freed automatically",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+class Spool:
+    """An open spool. Build with :meth:`create` or :meth:`open`; not thread-safe (one writer).
+
+    Args (of the constructor, used by :meth:`create`/:meth:`open` only):
+        path: the spool folder.
+        meta: what it was made from.
+        lock_fd: the held lock file descriptor.
+        fsync_interval_s: 0 fsyncs every chunk (PCM, then index); a positive value fsyncs
+            at most that often; ``None`` never fsyncs (a SIGKILL loses nothing either way,
+            only a power cut can).
+    """
+
+    def __init__(self, path: Path, meta: SpoolMeta, lock_fd: int, fsync_interval_s: float | None) -> None:
+        self.path = path
+        self.meta = meta
+        self.recovery = Recovery()
+        self._lock_fd: int | None = lock_fd
+        self._fsync_interval_s = fsync_interval_s
+        self._last_fsync = 0.0
+        self._segments: list[SegmentInfo] = []
+        self._seg_bytes: list[int] = []
+        self._pcm_fds: dict[int, int] = {}
+        self._records: list[tuple[str, dict[str, Any]]] = []
+        self._chunks = 0
+        self._index_fd: int | None = None
+        self.fsync_count = 0
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], meta: SpoolMeta, *, replace: bool = False,
+               fsync_interval_s: float | None = 0.0) -> "Spool":
+        """Make a new, empty spool at ``path`` (parents created) and lock it.
+
+        Args:
+            path: the spool folder.
+            meta: stored in ``meta.json``; ``created`` is filled in when empty.
+            replace: clear an existing spool there instead of refusing.
+            fsync_interval_s: see the class docstring.
+
+        Returns:
+            The open, locked spool.
+        """
+        root = Path(path)
+        root.mkdir(parents=True, exist_ok=True)
+        lock_fd = _lock(root)
+        try:
+            if (root / META_FILE).exists() and not replace:
+                raise SpoolError(
+                    f"a spool already exists at {root}",
+                    hint="resume it (--resume), or start over (--fresh) to discard it",
+                )
+            _clear_files(root)
+            if not meta.created:
+                meta = dataclasses.replace(meta, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            (root / INDEX_FILE).touch()
+            _write_atomic(root / META_FILE, json.dumps(dataclasses.asdict(meta), indent=2).encode())
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        spool = cls(root, meta, lock_fd, fsync_interval_s)
+        spool._open_index()
+        return spool
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, timeline_sha256: str | None = None,
+             schedule_digest: str | None = None, fsync_interval_s: float | None = 0.0) -> "Spool":
+        """Reopen a spool to resume: lock it, check it, repair a crash's leftovers.
+
+        Args:
+            path: the spool folder.
+            timeline_sha256: when given, must equal the stored one (else the timeline changed).
+            schedule_digest: when given, must equal the stored one.
+            fsync_interval_s: see the class docstring.
+
+        Returns:
+            The open spool; ``spool.recovery`` says what was found and repaired.
+        """
+        root = Path(path)
+        if not (root / META_FILE).is_file():
+            raise SpoolError(
+                f"no spool at {root} (missing {META_FILE})",
+                hint="there is nothing to resume: render without --resume",
+            )
+        lock_fd = _lock(root)
+        try:
+            meta = _read_meta(root)
+            _check_meta(root, meta, timeline_sha256, schedule_digest)
+            spool = cls(root, meta, lock_fd, fsync_interval_s)
+            spool._recover()
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        spool._open_index()
+        return spool
+
+    def _open_index(self) -> None:
+        self._index_fd = os.open(self.path / INDEX_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def _recover(self) -> None:
+        """Rebuild the in-memory summary from the index and repair a torn tail."""
+        from .spool_recover import recover
+
+        state = recover(self.path)
+        self._segments = state.segments
+        self._seg_bytes = state.seg_bytes
+        self._records = state.records
+        self._chunks = state.recovery.chunks
+        self.recovery = state.recovery
+
+    # ----------------------------------------------------------------- writing
+    def begin_segment(self, start_frame: int, reason: str) -> int:
+        """Start a new segment (a session leg) at stream frame ``start_frame``.
+
+        Args:
+            start_frame: stream frame of the segment's first frame (>= 0).
+            reason: ``start`` | ``rotation`` | ``reconnect`` | ``resume``.
+
+        Returns:
+            The segment id (0, 1, ...).
+        """
+        if reason not in SEGMENT_REASONS:
+            raise SpoolError(f"segment reason {reason!r} is not one of {', '.join(SEGMENT_REASONS)}")
+        if start_frame < 0:
+            raise SpoolError(f"segment start {start_frame} is negative; stream frames start at 0")
+        seg_id = len(self._segments)
+        seg_path = self.path / f"seg-{seg_id:04d}.pcm"
+        fd = os.open(seg_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._pcm_fds[seg_id] = fd
+        self._segments.append(SegmentInfo(id=seg_id, start=start_frame, frames=0, reason=reason, path=seg_path))
+        self._seg_bytes.append(0)
+        self._append_line({"t": "segment", "segment": seg_id, "start": start_frame, "reason": reason,
+                           "file": seg_path.name, "wall": time.time()})
+        return seg_id
+
+    def append(self, chunk_pcm: bytes, stream_start: int, spans: Sequence[ControlSpan | Mapping[str, Any]] = (),
+               info: Mapping[str, Any] | None = None, *, segment: int | None = None) -> None:
+        """Store one chunk: PCM bytes first (flushed, fsync'd per policy), then its index line.
+
+        Args:
+            chunk_pcm: int16 LE stereo frames.
+            stream_start: stream frame of its first frame; must follow the segment's end.
+            spans: what the audio was generated from, positions in stream frames.
+            info: backend extras (JSON-serialisable).
+            segment: the segment to append to; default the latest one.
+        """
+        seg = self._segment(segment)
+        if len(chunk_pcm) % BYTES_PER_FRAME:
+            raise SpoolError(f"chunk of {len(chunk_pcm)} bytes is not whole frames of {BYTES_PER_FRAME} bytes")
+        if stream_start != seg.end:
+            raise SpoolError(
+                f"chunk at stream frame {stream_start} does not follow segment {seg.id}'s end {seg.end}",
+                hint="a segment holds contiguous audio; begin a new segment after a gap",
+            )
+        frames = len(chunk_pcm) // BYTES_PER_FRAME
+        offset = self._seg_bytes[seg.id]
+        fd = self._pcm_fds.get(seg.id)
+        if fd is None:
+            fd = self._pcm_fds[seg.id] = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+        _write_all(fd, chunk_pcm)
+        sync = self._sync_due()
+        if sync:
+            os.fsync(fd)
+        line = {"t": "chunk", "segment": seg.id, "offset": offset, "start": stream_start, "frames": frames,
+                "spans": [s if isinstance(s, Mapping) else span_to_dict(s) for s in spans],
+                "info": dict(info or {})}
+        self._append_line(line, sync=sync)
+        self._seg_bytes[seg.id] = offset + len(chunk_pcm)
+        self._segments[seg.id] = dataclasses.replace(seg, frames=seg.frames + frames)
+        self._chunks += 1
+
+    def record(self, kind: str, data: Mapping[str, Any]) -> None:
+        """Append a record (``event``, ``filtered``, ``warning``, ``seam``, ``session``...)."""
+        payload = dict(data)
+        self._append_line({"t": "record", "kind": kind, "data": payload, "wall": time.time()})
+        self._records.append((kind, payload))
+
+    def _sync_due(self) -> bool:
+        if self._fsync_interval_s is None:
+            return False
+        now = time.monotonic()
+        if now - self._last_fsync >= self._fsync_interval_s:
+            self._last_fsync = now
+            return True
+        return False
+
+    def _append_line(self, line: Mapping[str, Any], *, sync: bool = True) -> None:
+        if self._index_fd is None:
+            raise SpoolError(f"spool {self.path} is closed")
+        _write_all(self._index_fd, (json.dumps(line, default=str, separators=(",", ":")) + "\n").encode())
+        if sync and self._fsync_interval_s is not None:
+            os.fsync(self._index_fd)
+            self.fsync_count += 1
+
+    def _segment(self, segment: int | None) -> SegmentInfo:
+        if not self._segments:
+            raise SpoolError("no segment begun; call begin_segment() before append()")
+        if segment is None:
+            return self._segments[-1]
+        if not 0 <= segment < len(self._segments):
+            raise SpoolError(f"segment {segment} does not exist (have {len(self._segments)})")
+        return self._segments[segment]
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def received_end(self) -> int:
+        """The highest stream frame covered by any segment (0 when empty)."""
+        return max((s.end for s in self._segments if s.frames), default=0)
+
+    @property
+    def chunks(self) -> int:
+        return self._chunks
+
+    def all_segments(self) -> list[SegmentInfo]:
+        """Every segment begun, in order, including empty or superseded ones."""
+        return list(self._segments)
+
+    def segments(self) -> list[Segment]:
+        """The segments the master stitches, ordered by start.
+
+        Empty segments and segments wholly covered by earlier ones (a failed leg during a
+        handover) are left out; consecutive segments overlap where sessions handed over.
+        """
+        chain: list[Segment] = []
+        chain_end = 0
+        for seg in sorted((s for s in self._segments if s.frames), key=lambda s: (s.start, -s.end)):
+            if chain and seg.end <= chain_end:
+                continue
+            chain.append(Segment(seg.path, seg.start, seg.frames, 0, f"{seg.path.stem} ({seg.reason})"))
+            chain_end = max(chain_end, seg.end)
+        return chain
+
+    def records(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The data of every record of ``kind`` (all records when ``None``), in order."""
+        return [dict(d) for k, d in self._records if kind is None or k == kind]
+
+    def iter_chunks(self) -> Iterator[ChunkRecord]:
+        """Read the chunk index back from disk, in the order it was written."""
+        with open(self.path / INDEX_FILE, "rb") as f:
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    return
+                line = json.loads(raw)
+                if line.get("t") == "chunk":
+                    yield ChunkRecord(segment=line["segment"], offset_bytes=line["offset"], start=line["start"],
+                                      frames=line["frames"], spans=tuple(line["spans"]), info=line["info"])
+
+    # ----------------------------------------------------------------- closing
+    def close(self) -> None:
+        """Flush to disk, close the files and release the lock (idempotent)."""
+        for fd in self._pcm_fds.values():
+            if self._fsync_interval_s is not None:
+                os.fsync(fd)
+            os.close(fd)
+        self._pcm_fds.clear()
+        if self._index_fd is not None:
+            if self._fsync_interval_s is not None:
+                os.fsync(self._index_fd)
+            os.close(self._index_fd)
+            self._index_fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def remove(self) -> None:
+        """Close, then delete the spool's own files and its folder (after a finished render)."""
+        self.close()
+        _clear_files(self.path)
+        for name in (META_FILE, LOCK_FILE):
+            (self.path / name).unlink(missing_ok=True)
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass  # someone put other files there; leave them
+
+    def __enter__(self) -> "Spool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Spool({str(self.path)!r}, segments={len(self._segments)}, received_end={self.received_end})"
+
+
+def _clear_files(root: Path) -> None:
+    for p in root.glob("seg-*.pcm"):
+        p.unlink()
+    for name in (INDEX_FILE, INDEX_FILE + ".tmp", META_FILE + ".tmp"):
+        (root / name).unlink(missing_ok=True)
+
+
+def _read_meta(root: Path) -> SpoolMeta:
+    try:
+        data = json.loads((root / META_FILE).read_text())
+        known = {f.name for f in dataclasses.fields(SpoolMeta)}
+        return SpoolMeta(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError) as exc:
+        raise SpoolError(f"{root / META_FILE} is unreadable: {exc}",
+                         hint="start over with --fresh (the spool cannot be resumed)") from exc
+
+
+def _check_meta(root: Path, meta: SpoolMeta, timeline_sha256: str | None, digest: str | None) -> None:
+    if meta.format != FORMAT_VERSION:
+        raise SpoolError(f"spool {root} has format {meta.format}; this version reads format {FORMAT_VERSION}",
+                         hint="start over with --fresh")
+    if timeline_sha256 is not None and meta.timeline_sha256 != timeline_sha256:
+        raise SpoolError(
+            f"the timeline changed since spool {root} was made (SHA-256 {meta.timeline_sha256[:12]}... "
+            f"then, {timeline_sha256[:12]}... now)",
+            hint="restore the timeline to resume, or start over with --fresh",
+        )
+    if digest is not None and meta.schedule_digest and meta.schedule_digest != digest:
+        raise SpoolError(
+            f"the schedule changed since spool {root} was made (digest {meta.schedule_digest[:12]}... "
+            f"then, {digest[:12]}... now), e.g. a different lyria-render version",
+            hint="start over with --fresh",
+        )
