@@ -1,0 +1,43 @@
+"""The root Typer app and its global options (stored in ``ctx.obj``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..version import __version__
+
+app = typer.Typer(
+    name="lyria-render",
+    help=(
+        "Render timelines of text prompts into finished music files, with Lyria RealTime "
+        "or the embedded offline (procedural) engine.\n\n"
+        "Example:\n\n"
+        "  lyria-render render timelines/seed_example.yaml -o out/"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lyria-render {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")] = False,
+) -> None:
+    """Render timelines of text prompts into finished music files."""
+    ctx.obj = {"quiet": quiet}
