@@ -1,0 +1,342 @@
+"""One client connection of ``serve``: setup, control pass-through, paced audio, faults.
+
+Three tasks run per connection once ``setupComplete`` is sent: the *reader* parses client
+frames, the *control* task forwards prompt/config/reset changes to the engine (late, with
+``change_latency_s``) and the *streamer* pulls chunks from the engine and sends them when
+due. Whichever ends first (client gone, fault, protocol violation) ends the others.
+
+Refusals mirror what the service is known to do: a wrong/missing API key, a quota
+refusal or an unknown model close with **1008** right after ``setup``; the session limit
+closes with **1011``; see :mod:`render.server.protocol` for malformed messages (1007).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Literal
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ..backends.base import BYTES_PER_FRAME, AudioChunk, Backend, FilteredPrompt, ServerWarning
+from ..controls import SAMPLE_RATE, GenerationConfig, WeightedPrompt
+from . import protocol as wire
+from .engine import EngineThread
+from .faults import FaultPlan
+
+__all__ = ["StreamSettings", "MusicConnection"]
+
+log = logging.getLogger("render.server")
+
+SETUP_TIMEOUT_S = 30.0
+BAD_MIME = "audio/l16;rate=44100;channels=2"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamSettings:
+    """Per-server settings every connection shares.
+
+    Attributes:
+        pace: ``realtime`` sends each chunk when due (about 1x); ``fast`` as fast as possible.
+        chunk_frames: frames per chunk the engine makes (96 000 = 2 s like the service).
+        require_key: if set, the ``x-goog-api-key`` header (or ``?key=``) must equal it.
+    """
+
+    pace: Literal["realtime", "fast"] = "realtime"
+    chunk_frames: int = 96_000
+    require_key: str | None = None
+
+
+class MusicConnection:
+    """Serve one WebSocket connection (see module docstring).
+
+    Args:
+        ws: the accepted connection.
+        number: 1-based connection number (for fault targeting and logs).
+        plan: the faults merged for this connection.
+        settings: shared stream settings.
+        backend: the engine backend; one session is opened for this connection.
+    """
+
+    def __init__(
+        self, ws: ServerConnection, *, number: int, plan: FaultPlan, settings: StreamSettings, backend: Backend
+    ) -> None:
+        self._ws = ws
+        self._number = number
+        self._plan = plan
+        self._settings = settings
+        self._backend = backend
+        self._engine: EngineThread | None = None
+        self._loop = asyncio.get_running_loop()
+        self._prompts: tuple[WeightedPrompt, ...] = ()
+        self._config = GenerationConfig()
+        self._has_prompts = asyncio.Event()
+        self._playing = asyncio.Event()
+        self._controls: asyncio.Queue[tuple[float, Callable[[], Awaitable[None]]]] = asyncio.Queue()
+        self._origin_s = 0.0  # loop time at which stream frame 0 is due
+        self._not_before_s = 0.0  # no audio before this loop time (start latency)
+        self._played = False
+        self._stop_epoch = 0
+        self._sent_frames = 0
+        self._sent_chunks = 0
+
+    async def run(self) -> None:
+        """Handle the connection until the client leaves or a fault ends it."""
+        try:
+            if not await self._handshake():
+                return
+            async with EngineThread(self._backend, name=f"lyria-serve-engine-{self._number}") as engine:
+                self._engine = engine
+                await self._run_tasks()
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # the engine failed: tell the client like the service would
+            log.exception("connection %d: internal error", self._number)
+            await self._close(wire.CLOSE_SERVER_ERROR, f"Internal error: {type(exc).__name__}: {exc}")
+
+    async def _run_tasks(self) -> None:
+        coros = [self._read_loop(), self._control_loop(), self._stream_loop()]
+        if self._plan.session_limit_s is not None and self._plan.session_limit_clock == "wall":
+            coros.append(self._wall_limit(self._plan.session_limit_s))
+        tasks = [asyncio.create_task(c) for c in coros]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception) and not isinstance(result, ConnectionClosed):
+                raise result
+
+    # -- setup -----------------------------------------------------------------------------
+
+    async def _handshake(self) -> bool:
+        try:
+            raw = await asyncio.wait_for(self._ws.recv(), SETUP_TIMEOUT_S)
+        except TimeoutError:
+            await self._close(wire.CLOSE_POLICY, f"No setup message within {SETUP_TIMEOUT_S:.0f} s")
+            return False
+        try:
+            message = wire.parse_client_message(raw)
+        except wire.Violation as v:
+            await self._close(v.code, v.reason)
+            return False
+        if not isinstance(message, wire.Setup):
+            await self._close(wire.CLOSE_INVALID, "The first message must be setup, e.g. {\"setup\": {\"model\": ...}}")
+            return False
+        refusal = self._refusal(message.model)
+        if refusal:
+            log.info("connection %d: refused: %s", self._number, refusal)
+            await self._close(wire.CLOSE_POLICY, refusal)
+            return False
+        await self._ws.send(wire.setup_complete())
+        return True
+
+    def _refusal(self, model: str) -> str | None:
+        required = self._settings.require_key
+        if required is not None and _client_key(self._ws) != required:
+            return "API key not valid. Please pass a valid API key."
+        plan = self._plan
+        if plan.refuse_setup or (
+            plan.refuse_after_connections is not None and self._number > plan.refuse_after_connections
+        ):
+            return plan.refuse_reason
+        if not model.startswith("models/lyria"):
+            return f"{model} is not found for API version, or is not supported for bidiGenerateMusic."
+        return None
+
+    # -- client -> engine ------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        async for raw in self._ws:
+            try:
+                message = wire.parse_client_message(raw)
+            except wire.Violation as v:
+                await self._close(v.code, v.reason)
+                return
+            if isinstance(message, wire.Setup):
+                await self._close(wire.CLOSE_INVALID, "setup was already received on this connection")
+                return
+            await self._dispatch(message)
+
+    async def _dispatch(self, message: wire.ClientMessage) -> None:
+        if isinstance(message, wire.SetPrompts):
+            await self._on_prompts(message.prompts)
+        elif isinstance(message, wire.SetConfig):
+            config = message.config
+            self._defer(lambda: self._apply("set_music_generation_config", config, config=config))
+        elif isinstance(message, wire.Playback):
+            await self._on_playback(message.control)
+
+    async def _on_prompts(self, prompts: tuple[WeightedPrompt, ...]) -> None:
+        if not prompts:
+            await self._ws.send(wire.warning_message("weightedPrompts is empty: the update was ignored"))
+            return
+        kept = []
+        for prompt in prompts:
+            word = self._plan.filtered_word(prompt.text)
+            if word is None:
+                kept.append(prompt)
+                continue
+            reason = f"The prompt was filtered: it contains the blocked word {word!r} (serve fault injection)."
+            await self._ws.send(wire.filtered_prompt_message(prompt.text, reason))
+        if kept:
+            new = tuple(kept)
+            self._defer(lambda: self._apply("set_weighted_prompts", list(new), prompts=new))
+
+    async def _on_playback(self, control: str) -> None:
+        assert self._engine is not None
+        now = self._loop.time()
+        if control == "PLAY":
+            delay = 0.0 if self._played else self._plan.start_latency_s
+            self._played = True
+            self._not_before_s = now + delay
+            self._origin_s = self._not_before_s - self._sent_frames / SAMPLE_RATE
+            await self._engine.call("play")
+            self._playing.set()
+        elif control == "PAUSE":
+            self._playing.clear()
+            await self._engine.call("pause")
+        elif control == "STOP":
+            self._playing.clear()
+            self._stop_epoch += 1
+            self._defer(lambda: self._apply("stop"))
+        else:
+            self._defer(lambda: self._apply("reset_context"))
+
+    def _defer(self, action: Callable[[], Awaitable[None]]) -> None:
+        self._controls.put_nowait((self._loop.time() + self._plan.change_latency_s, action))
+
+    async def _control_loop(self) -> None:
+        while True:
+            due_s, action = await self._controls.get()
+            delay = due_s - self._loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await action()
+
+    async def _apply(
+        self,
+        method: str,
+        *args: Any,
+        prompts: tuple[WeightedPrompt, ...] | None = None,
+        config: GenerationConfig | None = None,
+    ) -> None:
+        assert self._engine is not None
+        await self._engine.call(method, *args)
+        if prompts is not None:
+            self._prompts = prompts
+            self._has_prompts.set()
+        if config is not None:
+            self._config = config
+
+    # -- engine -> client ------------------------------------------------------------------
+
+    async def _stream_loop(self) -> None:
+        assert self._engine is not None
+        warned = False
+        while True:
+            await self._playing.wait()
+            if await self._end_by_fault():
+                return
+            if not self._has_prompts.is_set():
+                if not warned:
+                    warned = True
+                    await self._ws.send(wire.warning_message("PLAY received before any weightedPrompts: waiting for prompts"))
+                await self._has_prompts.wait()
+            epoch = self._stop_epoch
+            event = await self._engine.next_event()
+            if isinstance(event, FilteredPrompt):
+                await self._ws.send(wire.filtered_prompt_message(event.text, event.reason))
+            elif isinstance(event, ServerWarning):
+                await self._ws.send(wire.warning_message(event.message))
+            elif await self._wait_due() and epoch == self._stop_epoch:
+                await self._send_chunk(event)
+                await self._stall_if_due()
+
+    async def _wait_due(self) -> bool:
+        """Wait until the next chunk is due (pausing holds it); ``False`` if it went stale."""
+        epoch = self._stop_epoch
+        while True:
+            await self._playing.wait()
+            if epoch != self._stop_epoch:
+                return False
+            due_s = self._not_before_s
+            if self._settings.pace == "realtime":
+                due_s = max(due_s, self._origin_s + self._sent_frames / SAMPLE_RATE)
+            delay = due_s - self._loop.time()
+            if delay <= 0 and self._playing.is_set():
+                return True
+            await asyncio.sleep(max(delay, 0.0))
+            if self._playing.is_set() and epoch == self._stop_epoch:
+                return True
+
+    async def _send_chunk(self, chunk: AudioChunk) -> None:
+        pcm, mime = chunk.pcm, wire.MIME_TYPE
+        if self._plan.bad_chunk_at == self._sent_chunks + 1:
+            if self._plan.bad_chunk == "wrong_mime":
+                mime = BAD_MIME
+            else:
+                pcm = pcm[:-1]
+        prompts, config = self._metadata_for(chunk)
+        await self._ws.send(wire.audio_chunk_message(pcm, prompts=prompts, config=config, mime_type=mime))
+        self._sent_chunks += 1
+        self._sent_frames += len(chunk.pcm) // BYTES_PER_FRAME
+
+    def _metadata_for(self, chunk: AudioChunk) -> tuple[tuple[WeightedPrompt, ...], GenerationConfig]:
+        """The prompts and config the chunk was made from: the span covering most of it."""
+        if not chunk.spans:
+            return self._prompts, self._config
+        bounds = [s.start_sample for s in chunk.spans[1:]] + [chunk.end_sample]
+        lengths = [end - max(s.start_sample, chunk.start_sample) for s, end in zip(chunk.spans, bounds)]
+        span = chunk.spans[lengths.index(max(lengths))]
+        prompts = span.prompts if span.prompts is not None else self._prompts
+        return prompts, span.config if span.config is not None else self._config
+
+    async def _stall_if_due(self) -> None:
+        plan = self._plan
+        if plan.stall_after_chunks is not None and plan.stall_after_chunks == self._sent_chunks and plan.stall_s > 0:
+            log.info("connection %d: stalling %.2f s after chunk %d", self._number, plan.stall_s, self._sent_chunks)
+            await asyncio.sleep(plan.stall_s)
+            self._origin_s += plan.stall_s
+
+    async def _end_by_fault(self) -> bool:
+        plan = self._plan
+        if plan.drop_after_chunks is not None and self._sent_chunks >= plan.drop_after_chunks:
+            log.info("connection %d: dropping after %d chunks", self._number, self._sent_chunks)
+            if plan.drop_code is None:
+                self._ws.transport.abort()
+            else:
+                await self._close(plan.drop_code, "Connection dropped (serve fault injection)")
+            return True
+        limit_s = plan.session_limit_s
+        if limit_s is not None and plan.session_limit_clock == "audio" and self._sent_frames >= limit_s * SAMPLE_RATE:
+            await self._close(wire.CLOSE_SERVER_ERROR, "Session time limit reached")
+            return True
+        return False
+
+    async def _wall_limit(self, limit_s: float) -> None:
+        await asyncio.sleep(limit_s)
+        await self._close(wire.CLOSE_SERVER_ERROR, "Session time limit reached")
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self._ws.close(code, wire.close_reason(reason))
+
+
+def _client_key(ws: ServerConnection) -> str | None:
+    """The API key the client sent: ``x-goog-api-key`` header, else a ``key`` query parameter."""
+    request = ws.request
+    if request is None:
+        return None
+    key = request.headers.get("x-goog-api-key")
+    if key:
+        return key
+    from urllib.parse import parse_qs, urlsplit
+
+    values = parse_qs(urlsplit(request.path).query).get("key")
+    return values[0] if values else None
