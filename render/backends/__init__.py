@@ -1,1 +1,73 @@
-"""Generator backends behind one session protocol (see :mod:`render.backends.base`)."""
+"""Generator backends behind one session protocol (see :mod:`render.backends.base`).
+
+:func:`select_backend` turns the user's choice (``auto``, ``offline``, ``lyria``) into a
+backend object and says why; ``auto`` picks Lyria when an API key is present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ..errors import UsageError
+from .base import Backend
+
+__all__ = ["BackendChoice", "LyriaSettings", "select_backend"]
+
+BackendChoice = Literal["auto", "offline", "lyria"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LyriaSettings:
+    """How to reach Lyria RealTime (or a compatible server such as ``lyria-render serve``)."""
+
+    api_key_file: Path | None = None
+    model: str = "models/lyria-realtime-exp"
+    api_version: str = "v1alpha"
+    base_url: str | None = None
+    ca_cert: Path | None = None
+
+
+def select_backend(
+    choice: BackendChoice = "auto",
+    lyria: LyriaSettings | None = None,
+    *,
+    offline_chunk_frames: int = 96_000,
+) -> tuple[Backend, str]:
+    """Build the backend for ``choice``.
+
+    Returns:
+        ``(backend, reason)``: reason is a sentence for the user, e.g.
+        "offline: no GEMINI_API_KEY or GOOGLE_API_KEY set".
+
+    Raises:
+        UsageError: ``lyria`` was asked for but no API key was found.
+    """
+    lyria = lyria or LyriaSettings()
+    if choice not in ("auto", "offline", "lyria"):
+        raise UsageError(f"unknown backend {choice!r}: use auto, offline or lyria")
+    key = None
+    if choice != "offline":
+        from .lyria import resolve_api_key
+
+        key = resolve_api_key(lyria.api_key_file)
+    if choice == "lyria" and not key:
+        raise UsageError(
+            "--backend lyria needs an API key",
+            hint="set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass --api-key-file",
+        )
+    if key:
+        from .lyria import LyriaBackend
+
+        backend = LyriaBackend(api_key=key, model=lyria.model, api_version=lyria.api_version,
+                               base_url=lyria.base_url, ca_cert=lyria.ca_cert)
+        where = f" at {lyria.base_url}" if lyria.base_url else ""
+        reason = "lyria: API key found" if choice == "auto" else "lyria: asked for"
+        return backend, f"{reason}; model {lyria.model}{where}"
+    from .offline import OfflineBackend
+
+    reason = "offline (procedural engine, not neural): " + (
+        "asked for" if choice == "offline" else "no GEMINI_API_KEY or GOOGLE_API_KEY set"
+    )
+    return OfflineBackend(chunk_frames=offline_chunk_frames), reason

@@ -15,3 +15,25 @@ ControlInterval = Annotated[
     Optional[float],
     typer.Option("--control-interval", help="Ramp step in seconds (default: the timeline's, 0.5 s).", min=0.01),
 ]
+
+# ---- Lyria connection and session options, shared by render and batch
+_LYRIA = "Lyria RealTime"
+ApiKeyFile = Annotated[Optional[Path], typer.Option("--api-key-file", help="File holding the Gemini API key (else GEMINI_API_KEY / GOOGLE_API_KEY). Never printed or stored.", rich_help_panel=_LYRIA)]
+Model = Annotated[str, typer.Option("--model", help="Lyria model name.", rich_help_panel=_LYRIA)]
+ApiVersion = Annotated[str, typer.Option("--api-version", help="API version.", rich_help_panel=_LYRIA)]
+BaseUrl = Annotated[Optional[str], typer.Option("--base-url", help="Compatible server, e.g. https://127.0.0.1:8765 (lyria-render serve).", rich_help_panel=_LYRIA)]
+CaCert = Annotated[Optional[Path], typer.Option("--ca-cert", help="CA certificate (PEM) to trust for --base-url.", rich_help_panel=_LYRIA)]
+SessionLimit = Annotated[float, typer.Option("--session-limit", help="Rotate to a new session after this many seconds (the service cuts at 600).", min=2.0, rich_help_panel=_LYRIA)]
+StallTimeout = Annotated[float, typer.Option("--stall-timeout", help="Reconnect when no audio arrives for this many seconds.", min=0.1, rich_help_panel=_LYRIA)]
+MaxReconnects = Annotated[int, typer.Option("--max-reconnects", help="Reconnect attempts before giving up (the spool is kept).", min=0, rich_help_panel=_LYRIA)]
+Strict = Annotated[bool, typer.Option("--strict", help="Fail when the service filters a prompt.", rich_help_panel=_LYRIA)]
+Backend = Annotated[str, typer.Option("--backend", "-b", help="auto (Lyria when an API key is set, else offline), offline or lyria.")]
+
+
+def lyria_settings(api_key_file: Optional[Path], model: str, api_version: str, base_url: Optional[str],
+                   ca_cert: Optional[Path]):  # noqa: ANN201 - avoid importing backends at CLI import time
+    """Build :class:`render.backends.LyriaSettings` from the shared options."""
+    from ..backends import LyriaSettings
+
+    return LyriaSettings(api_key_file=api_key_file, model=model, api_version=api_version,
+                         base_url=base_url, ca_cert=ca_cert)

@@ -1,0 +1,148 @@
+"""``lyria-render render``: render one timeline (or a one-line prompt) to finished files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import UsageError
+from ..pipeline import RenderOptions, RenderResult, render_timeline
+from . import console
+from .options import (ApiKeyFile, ApiVersion, Backend, BaseUrl, CaCert, ControlInterval, JsonFlag, MaxReconnects,
+                      Model, OutDir, SessionLimit, StallTimeout, Strict, lyria_settings)
+from .progress import RenderProgress
+
+app = typer.Typer()
+
+_QUICK = "Quick render (no timeline file)"
+Formats = Annotated[Optional[list[str]], typer.Option("--format", "-f", help="wav, mp3, flac (repeat or comma-separate). Default: the timeline's.")]
+Loudness = Annotated[Optional[str], typer.Option("--loudness", help="Target LUFS (e.g. -14) or 'off'. Default: the timeline's.")]
+
+
+def parse_formats(values: list[str] | None) -> tuple[str, ...] | None:
+    if not values:
+        return None
+    return tuple(v.strip().lower() for item in values for v in item.split(",") if v.strip())
+
+
+def parse_loudness(value: str | None) -> float | None | str:
+    if value is None:
+        return "timeline"
+    if value.strip().lower() in ("off", "none", "null"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"--loudness {value!r}: give LUFS like -14, or 'off'") from None
+
+
+def _source(timeline: Path | None, prompt: str | None, duration: str, seed: int | None, name: str | None,
+            config: dict[str, Any]) -> Any:
+    if timeline is not None and prompt is not None:
+        raise UsageError("give a TIMELINE file or --prompt, not both")
+    if timeline is None and prompt is None:
+        raise UsageError("nothing to render: give a TIMELINE file or --prompt", hint="see lyria-render render --help")
+    if timeline is not None:
+        return timeline
+    from ..quick import quick_timeline
+
+    return quick_timeline(prompt or "", duration, seed=seed or 0, name=name or "quick", config=config)
+
+
+def summary(result: RenderResult) -> str:
+    lufs = f"{result.loudness_lufs:.1f} LUFS" if result.loudness_lufs is not None else "loudness n/a"
+    peak = f"{result.true_peak_dbtp:.2f} dBTP" if result.true_peak_dbtp is not None else "peak n/a"
+    speed = result.duration_s / result.wall_s if result.wall_s else 0
+    return (f"{result.name}: {result.duration_s:.2f} s, {lufs}, true peak {peak}, "
+            f"{result.wall_s:.1f} s wall ({speed:.1f}x real time), backend {result.backend}")
+
+
+@app.command("render")
+def render(
+    ctx: typer.Context,
+    timeline: Annotated[Optional[Path], typer.Argument(help="Timeline file (.yaml/.yml/.json). Omit with --prompt.")] = None,
+    out: OutDir = Path("out"),
+    backend: Backend = "auto",
+    formats: Formats = None,
+    loudness: Loudness = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Override the timeline seed.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Output file name stem.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted render from its spool.")] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Discard a leftover spool and start over.")] = False,
+    keep_spool: Annotated[bool, typer.Option("--keep-spool", help="Keep the raw chunk spool after success.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate, plan and pick the backend; render nothing.")] = False,
+    control_interval: ControlInterval = None,
+    seam_align_ms: Annotated[float, typer.Option("--seam-align-ms", min=0, help="Align seams by cross-correlation within ± ms (0 = off).")] = 0.0,
+    prompt: Annotated[Optional[str], typer.Option("--prompt", help='Prompts as "text:weight, text:weight".', rich_help_panel=_QUICK)] = None,
+    duration: Annotated[str, typer.Option("--duration", help="Length, e.g. 20s or 1:30.", rich_help_panel=_QUICK)] = "20s",
+    bpm: Annotated[Optional[int], typer.Option("--bpm", help="Tempo, 60-200.", rich_help_panel=_QUICK)] = None,
+    scale: Annotated[Optional[str], typer.Option("--scale", help="e.g. F_MAJOR_D_MINOR.", rich_help_panel=_QUICK)] = None,
+    density: Annotated[Optional[float], typer.Option("--density", help="0-1.", rich_help_panel=_QUICK)] = None,
+    brightness: Annotated[Optional[float], typer.Option("--brightness", help="0-1.", rich_help_panel=_QUICK)] = None,
+    api_key_file: ApiKeyFile = None,
+    model: Model = "models/lyria-realtime-exp",
+    api_version: ApiVersion = "v1alpha",
+    base_url: BaseUrl = None,
+    ca_cert: CaCert = None,
+    session_limit: SessionLimit = 540.0,
+    stall_timeout: StallTimeout = 20.0,
+    max_reconnects: MaxReconnects = 5,
+    strict: Strict = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Render a timeline to WAV/MP3/FLAC plus a JSON manifest (NAME.json).
+
+    \b
+    Example:
+      lyria-render render timelines/seed_example.yaml -o out/
+      lyria-render render timelines/trailer.yaml --format wav,flac --loudness -16
+      lyria-render render --prompt "Indie Pop:0.6, Sitar:2, Danceable:1.4" --duration 20s --bpm 140 --scale F_MAJOR_D_MINOR
+      lyria-render render timelines/seed_example.yaml --resume     # after Ctrl-C or a crash
+    """
+    quiet = bool((ctx.obj or {}).get("quiet"))
+    config = {"bpm": bpm, "scale": scale, "density": density, "brightness": brightness}
+    source = _source(timeline, prompt, duration, seed, name, config)
+    options = RenderOptions(
+        backend=backend, lyria=lyria_settings(api_key_file, model, api_version, base_url, ca_cert),  # type: ignore[arg-type]
+        formats=parse_formats(formats), loudness_lufs=parse_loudness(loudness), seed=seed, name=name,
+        resume=resume, fresh=fresh, keep_spool=keep_spool, dry_run=dry_run, strict=strict,
+        control_interval_s=control_interval, session_limit_s=session_limit, stall_timeout_s=stall_timeout,
+        max_reconnects=max_reconnects, seam_align_ms=seam_align_ms,
+    )
+    from ..pipeline import prepare
+
+    prepared = prepare(source, out, options)
+    console.info(f"backend: {prepared.backend_reason}", quiet=quiet)
+    for w in prepared.loaded.warnings:
+        console.info(w.format(), quiet=quiet)
+    bar = RenderProgress(prepared.schedule.total_frames / 48_000, label=prepared.name, quiet=quiet or dry_run)
+    try:
+        result = render_timeline(prepared.loaded, out, options, progress=bar)
+    finally:
+        bar.close()
+    _report(result, as_json, quiet)
+
+
+def _report(result: RenderResult, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        payload = {"name": result.name, "dry_run": result.dry_run, "backend": result.backend,
+                   "files": [{"format": f.format, "path": str(f.path), "frames": f.frames,
+                              "sample_rate": f.sample_rate, "sha256": f.sha256} for f in result.files],
+                   "manifest": str(result.manifest_path) if result.manifest_path else None,
+                   "duration_s": result.duration_s, "loudness_lufs": result.loudness_lufs,
+                   "true_peak_dbtp": result.true_peak_dbtp, "wall_s": result.wall_s, "job_hash": result.job_hash}
+        console.result(json.dumps(payload, indent=2))
+        return
+    if result.dry_run:
+        schedule = result.manifest.get("schedule", {})
+        console.result(f"dry run: {result.name} would render {result.duration_s:.2f} s with "
+                       f"{len(schedule.get('messages', []))} control messages; backend {result.backend}")
+        return
+    for f in result.files:
+        console.result(str(f.path))
+    if result.manifest_path:
+        console.result(str(result.manifest_path))
+    console.info(summary(result), quiet=quiet)
