@@ -253,7 +253,7 @@ def to_frames(seconds: Fraction, sample_rate: int = 48_000) -> int:
 
 def format_seconds(seconds: float) -> str:
     """``83.25`` -> ``"1:23.250"``."""
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    minutes, secs = divmod(seconds, 60)
-    return f"{sign}{int(minutes)}:{secs:06.3f}"
+    millis = round(abs(seconds) * 1000)  # round once, so 59.9996 gives "1:00.000", never "0:60.000"
+    sign = "-" if seconds < 0 and millis else ""
+    minutes, millis = divmod(millis, 60_000)
+    return f"{sign}{minutes}:{millis // 1000:02d}.{millis % 1000:03d}"
