@@ -222,6 +222,8 @@ class TempoMap:
         whole = math.floor(bar)
         beat = (bar - whole) * self.beats_per_bar + 1
         beat_f = round(float(beat), 3)
+        if beat_f >= self.beats_per_bar + 1:  # a frame before the downbeat: "2.1", not "1.5" in 4/4
+            whole, beat_f = whole + 1, 1.0
         return f"{whole}.{beat_f:g}" if beat_f != int(beat_f) else f"{whole}.{int(beat_f)}"
 
     def length_s(self, start_s: Fraction, length: MusicalLength) -> Fraction:
