@@ -65,6 +65,10 @@ class Resolved:
     def warn(self, path: Path, message: str, hint: str | None = None) -> None:
         self.issues.append(Issue(path, message, hint, "warning"))
 
+    def has_error(self, path: Path) -> bool:
+        """Whether an error was already reported at ``path`` (so follow-up checks stay quiet)."""
+        return any(i.path == path for i in self.errors)
+
 
 def resolve(timeline: Timeline) -> Resolved:
     """Resolve every time in ``timeline``. Never raises for bad content: see ``.issues``."""
@@ -73,8 +77,11 @@ def resolve(timeline: Timeline) -> Resolved:
     bpm = timeline.config.bpm
     r.tempo = TempoMap.constant(bpm, meter) if bpm else None
     times = _resolve_event_times(r)
-    r.duration_s = _length(r, ("duration",), timeline.duration, Fraction(0)) or Fraction(0)
-    if r.duration_s <= 0:
+    duration_s = _length(r, ("duration",), timeline.duration, Fraction(0))
+    r.duration_s = duration_s or Fraction(0)
+    if duration_s is None:
+        pass  # already reported: bars without a tempo
+    elif r.duration_s <= 0:
         r.error(("duration",), f"duration must be > 0, got {timeline.duration!r}")
     elif r.duration_s > MAX_DURATION_S:
         r.error(("duration",), f"duration {format_seconds(float(r.duration_s))} is over the 24 h limit")
@@ -152,7 +159,7 @@ def _check_event_bounds(r: Resolved) -> None:
             r.error(("events", ev.index, "at"),
                     f"{ev.written!r} ({format_seconds(float(ev.at_s))}) is at or past the end "
                     f"({format_seconds(float(end))})", "move it earlier or lengthen `duration`")
-        if ev.spec.ramp is not None:
+        if ev.spec.ramp is not None and not r.has_error(("events", ev.index, "ramp")):
             if ev.ramp_s <= 0:
                 r.error(("events", ev.index, "ramp"), f"ramp must be > 0, got {ev.spec.ramp!r}")
             elif end > 0 and 0 <= ev.at_s < end and ev.at_s + ev.ramp_s > end:
@@ -227,7 +234,9 @@ def _resolve_output(r: Resolved) -> None:
     if isinstance(out.loop, LoopSpec) or out.loop is True:
         raw = out.loop.crossfade if isinstance(out.loop, LoopSpec) else "2s"
         r.loop_crossfade_s = _length(r, ("output", "loop", "crossfade"), raw, r.duration_s) or Fraction(0)
-        if r.loop_crossfade_s <= 0 or (r.duration_s > 0 and r.loop_crossfade_s >= r.duration_s / 2):
+        if r.has_error(("output", "loop", "crossfade")):
+            pass  # already reported: bars without a tempo
+        elif r.loop_crossfade_s <= 0 or (r.duration_s > 0 and r.loop_crossfade_s >= r.duration_s / 2):
             r.error(("output", "loop"), f"loop crossfade must be > 0 and under half the duration, got {raw!r}")
         if "mp3" in out.formats:
             r.warn(("output", "formats"), "MP3 loops play seamlessly only in gapless decoders; prefer wav or flac")
