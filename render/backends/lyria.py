@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import ssl
 import tempfile
 import threading
@@ -74,16 +75,17 @@ def resolve_api_key(api_key_file: Path | None = None) -> str | None:
     return os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY") or None
 
 
+_HEADER_RE = re.compile(r"(x-goog-api-key:\s*)\S+", re.IGNORECASE)
+
+
 class _RedactFilter(logging.Filter):
-    """Scrubs registered secrets from log records of the SDK and websockets."""
+    """Scrubs API keys (registered ones, and any ``x-goog-api-key`` header) from log records."""
 
     secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         message = record.getMessage()
-        scrubbed = message
+        scrubbed = _HEADER_RE.sub(r"\1***", message)
         for secret in self.secrets:
             scrubbed = redact(scrubbed, secret)
         if scrubbed != message:

@@ -12,6 +12,7 @@ import http
 import itertools
 import json
 import logging
+import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -35,6 +36,22 @@ from .tls import TlsMaterial, cert_hosts, make_tls
 __all__ = ["ServerOptions", "Server", "serve_forever"]
 
 log = logging.getLogger("render.server")
+
+class _KeyScrubber(logging.Filter):
+    """Hides ``x-goog-api-key`` header values in websockets' debug logs of the server."""
+
+    _header = re.compile(r"(x-goog-api-key:\s*)\S+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = self._header.sub(r"\1***", message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+_ws_log = logging.getLogger("websockets.server")
+_ws_log.addFilter(_KeyScrubber())
 
 MAX_CHUNK_S = 2.5  # base64 of a longer chunk exceeds the SDK client's 1 MiB frame limit
 
@@ -146,7 +163,7 @@ class Server:
         try:
             self._ws_server = await ws_serve(
                 self._handle, opts.host, opts.port, ssl=self._tls.context,
-                process_request=_route, compression=None, max_size=2**20,
+                process_request=_route, compression=None, max_size=2**20, logger=_ws_log,
             )
         except OSError as exc:
             raise UsageError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror or exc}",
