@@ -18,7 +18,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/lyria-render validate timelines/
-	$(BIN)/lyria-render plan timelines/seed_example.yaml
+	$(BIN)/lyria-render batch timelines/ -o out/ --backend offline
+	@echo "Rendered into out/: listen to out/seed_example.mp3, inspect with: $(BIN)/lyria-render inspect out/seed_example.mp3"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

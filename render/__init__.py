@@ -1,0 +1,47 @@
+"""lyria-render: render timelines of text prompts into finished music files.
+
+The public API mirrors the CLI: ``load_timeline`` (validate), ``plan``,
+``render_timeline`` (render) and ``render_batch`` (batch). Audio travels as
+:class:`Waveform`; every deliberate error is a :class:`render.errors.RenderError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import errors
+from .audio import Waveform
+from .controls import GenerationConfig, WeightedPrompt
+from .errors import RenderError, TimelineError
+from .loader import LoadedTimeline, load_timeline, parse_timeline
+from .pipeline import RenderOptions, RenderResult, render_timeline
+from .schedule import Schedule, plan
+from .version import __version__
+
+__all__ = [
+    "__version__",
+    "load_timeline",
+    "parse_timeline",
+    "LoadedTimeline",
+    "plan",
+    "Schedule",
+    "render_timeline",
+    "RenderOptions",
+    "RenderResult",
+    "render_batch",
+    "BatchOptions",
+    "Waveform",
+    "GenerationConfig",
+    "WeightedPrompt",
+    "RenderError",
+    "TimelineError",
+    "errors",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("render_batch", "BatchOptions", "BatchResult"):
+        from . import batch
+
+        return getattr(batch, name)
+    raise AttributeError(f"module 'render' has no attribute {name!r}")
