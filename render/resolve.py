@@ -12,7 +12,9 @@ from fractions import Fraction
 from typing import Any
 
 from .controls import RESET_FIELDS
-from .timecode import BarPosition, MusicalLength, Seconds, TempoMap, format_seconds, parse_duration, parse_meter, parse_time
+from .timecode import (
+    BarPosition, MusicalLength, Seconds, TempoMap, format_seconds, parse_duration, parse_meter, parse_time, to_frames,
+)
 from .timeline import EventSpec, LoopSpec, Timeline
 
 __all__ = ["Issue", "ResolvedEvent", "Resolved", "resolve", "RAMPABLE_FIELDS", "MAX_DURATION_S"]
@@ -155,7 +157,7 @@ def _check_event_bounds(r: Resolved) -> None:
     for ev in r.events:
         if ev.at_s < 0:
             r.error(("events", ev.index, "at"), f"{ev.written!r} is negative; times must be >= 0")
-        elif end > 0 and ev.at_s >= end:
+        elif end > 0 and to_frames(ev.at_s) >= to_frames(end):  # also within half a frame of the end
             r.error(("events", ev.index, "at"),
                     f"{ev.written!r} ({format_seconds(float(ev.at_s))}) is at or past the end "
                     f"({format_seconds(float(end))})", "move it earlier or lengthen `duration`")
