@@ -94,6 +94,7 @@ def resolve(timeline: Timeline) -> Resolved:
         ramp = _length(r, ("events", index, "ramp"), spec.ramp, at) if spec.ramp is not None else Fraction(0)
         r.events.append(ResolvedEvent(index, spec, at, ramp or Fraction(0), str(spec.at)))
     r.events.sort(key=lambda e: (e.at_s, e.index))
+    _check_beats(r, meter[0])
     _check_event_bounds(r)
     _check_overlaps(r)
     _warn_resets(r)
@@ -150,6 +151,16 @@ def _resolve_event_times(r: Resolved) -> dict[int, Fraction]:
             continue
         times[i] = t
     return times
+
+
+def _check_beats(r: Resolved, beats_per_bar: int) -> None:
+    """A bar.beat position must name a beat inside its bar ("17.5" does not exist in 4/4)."""
+    for index, spec in enumerate(r.timeline.events):
+        pos = parse_time(spec.at)
+        if isinstance(pos, BarPosition) and pos.beat >= beats_per_bar + 1:
+            r.error(("events", index, "at"),
+                    f"{spec.at!r} names beat {pos.beat} of bar {pos.bar}, but a {r.timeline.meter} bar has "
+                    f"{beats_per_bar} beats", f"use bar {pos.bar + 1} or a beat from 1 to {beats_per_bar}")
 
 
 def _check_event_bounds(r: Resolved) -> None:
