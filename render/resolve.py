@@ -95,6 +95,7 @@ def resolve(timeline: Timeline) -> Resolved:
         r.events.append(ResolvedEvent(index, spec, at, ramp or Fraction(0), str(spec.at)))
     r.events.sort(key=lambda e: (e.at_s, e.index))
     _check_beats(r, meter[0])
+    _check_prompt_texts(r)
     _check_event_bounds(r)
     _check_overlaps(r)
     _warn_resets(r)
@@ -161,6 +162,25 @@ def _check_beats(r: Resolved, beats_per_bar: int) -> None:
             r.error(("events", index, "at"),
                     f"{spec.at!r} names beat {pos.beat} of bar {pos.bar}, but a {r.timeline.meter} bar has "
                     f"{beats_per_bar} beats", f"use bar {pos.bar + 1} or a beat from 1 to {beats_per_bar}")
+
+
+def _check_prompt_texts(r: Resolved) -> None:
+    """Two prompts with the same text (ignoring case) in one set would silently merge into one."""
+    sets: list[tuple[Path, list[str]]] = [(("prompts",), [p.text for p in r.timeline.prompts])]
+    for index, spec in enumerate(r.timeline.events):
+        if spec.prompts:
+            sets.append((("events", index, "prompts"), [p.text for p in spec.prompts]))
+        if spec.weights:
+            sets.append((("events", index, "weights"), list(spec.weights)))
+    for path, texts in sets:
+        seen: set[str] = set()
+        for i, text in enumerate(texts):
+            key = text.strip().lower()
+            if key in seen:
+                where = path + (i, "text") if path[-1] == "prompts" else path
+                r.error(where, f"prompt {text.strip()!r} appears twice (texts are compared ignoring case)",
+                        "keep one entry and give it the weight you want")
+            seen.add(key)
 
 
 def _check_event_bounds(r: Resolved) -> None:
