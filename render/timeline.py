@@ -113,6 +113,16 @@ class ConfigSpec(_Model):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper().replace(" ", "_") if isinstance(value, str) else value
 
+    @field_validator("guidance", "mute_bass", "mute_drums", "only_bass_and_drums", "music_generation_mode",
+                     "temperature", "top_k", "seed")
+    @classmethod
+    def _not_null(cls, value: Any, info: Any) -> Any:
+        if value is None:  # only bpm, density, brightness and scale can go back to "model decides"
+            default = getattr(GenerationConfig(), info.field_name)
+            hint = f" (default {default})" if default is not None else ""
+            raise ValueError(f"{info.field_name} cannot be null; leave it out to keep the current value{hint}")
+        return value
+
     def given(self) -> dict[str, Any]:
         """The fields this spec sets, as a dict."""
         return {k: v for k, v in self.model_dump().items() if k in self.model_fields_set}
