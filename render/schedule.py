@@ -147,8 +147,8 @@ def _interpolate(old: Any, new: Any, n: int, curve: str, key: ParamKey) -> list[
         if key == ("c", "top_k"):
             out.append(int(round(v)))
         elif key[0] == "w":
-            v = round(v, 6)
-            out.append(v if v != 0 else _ABSENT)
+            v = round(v, 6)  # a weight crossing 0 mid-ramp keeps a tiny weight: 0 is refused, and
+            out.append(v if v != 0 else math.copysign(1e-6, b or a))  # dropping it could empty the set
         else:
             out.append(round(v, 6))
     return out
