@@ -192,7 +192,8 @@ class _Planner:
     def add(self, key: ParamKey, new: Any, ev: "ResolvedEvent", ramp: bool) -> None:
         start = to_frames(ev.at_s)
         old = self.value(key, start)
-        if ramp and ev.ramp_s > 0 and (key[0] == "w" or key[1] in _RAMPABLE):
+        # a config field set back to null ("model decides") has no value to ramp towards: it switches at the start
+        if ramp and ev.ramp_s > 0 and (key[0] == "w" or (key[1] in _RAMPABLE and new is not None)):
             end = to_frames(ev.at_s + ev.ramp_s)
             n = max(1, math.ceil((end - start) / self.interval))
             steps = tuple(start + (k * (end - start)) // n for k in range(n))
