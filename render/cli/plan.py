@@ -45,7 +45,7 @@ def plan_cmd(timeline: TimelinePath, as_json: JsonFlag = False, control_interval
     \b
     Example:
       lyria-render plan timelines/seed_example.yaml
-      lyria-render plan timelines/ramps.yaml --json | jq '.messages | length'
+      lyria-render plan timelines/trailer.yaml --json | jq '.messages | length'
     """
     loaded = load_timeline(timeline)
     schedule = plan(loaded, control_interval_s=control_interval)
