@@ -32,20 +32,7 @@ from .backends.base import BYTES_PER_FRAME, ControlSpan
 from .controls import GenerationConfig, WeightedPrompt
 from .errors import SpoolError
 
-try:  # the master stage owns the type; fall back to the identical shape until it lands
-    from .master import Segment
-except ImportError:  # pragma: no cover - depends on the other module's arrival
-
-    @dataclass(frozen=True)
-    class Segment:  # type: ignore[no-redef]
-        """A run of stream audio in a raw PCM file, as the master stage consumes it."""
-
-        path: Path
-        start: int
-        frames: int
-        offset_bytes: int = 0
-        label: str = ""
-
+from .master import Segment
 
 __all__ = [
     "FORMAT_VERSION",
@@ -434,7 +421,8 @@ class Spool:
         for seg in sorted((s for s in self._segments if s.frames), key=lambda s: (s.start, -s.end)):
             if chain and seg.end <= chain_end:
                 continue
-            chain.append(Segment(seg.path, seg.start, seg.frames, 0, f"{seg.path.stem} ({seg.reason})"))
+            chain.append(Segment(path=seg.path, start=seg.start, frames=seg.frames, offset_bytes=0,
+                                 label=f"{seg.path.stem} ({seg.reason})"))
             chain_end = max(chain_end, seg.end)
         return chain
 
