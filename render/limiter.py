@@ -1,0 +1,163 @@
+"""A streaming look-ahead true-peak limiter.
+
+The design (see ``shared/AUDIO.md``):
+
+1. a 8x polyphase FIR estimates the true peak around every sample;
+2. ``need[n] = min(1, ceiling / peak[n])``;
+3. a sliding minimum over the look-ahead (``L`` frames, ~5 ms) makes the gain reach
+   ``need`` before the peak arrives (instant attack);
+4. the reduction in dB releases exponentially (50-200 ms);
+5. a moving average over ``L + 1`` frames smooths the step into a ramp that ends at
+   the peak, so ``gain[n] <= need[n]`` holds for every frame.
+
+The limiter is exact under streaming: ``process()`` may be fed blocks of any size and
+gives the same output as one call on the whole signal. Output lags input by
+:attr:`TruePeakLimiter.latency_frames`; :meth:`TruePeakLimiter.flush` returns the rest.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+from .meter import interpolate_peaks, polyphase_interpolator
+
+__all__ = ["TruePeakLimiter"]
+
+_FACTOR = 8
+_TAPS = 24
+_LIMITED_DB = 0.01  # a frame counts as limited above this reduction
+
+
+class TruePeakLimiter:
+    """Look-ahead true-peak limiter, stateful across blocks.
+
+    Args:
+        sample_rate: frames per second.
+        channels: channel count (gain is linked across channels).
+        ceiling_dbtp: the largest true peak allowed at the output, in dBTP.
+        lookahead_s: look-ahead (and attack ramp) length in seconds.
+        release_s: time constant of the exponential release, in seconds.
+
+    Example:
+        >>> lim = TruePeakLimiter(48000, 2, ceiling_dbtp=-1.3)
+        >>> out = [lim.process(b) for b in blocks] + [lim.flush()]   # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        channels: int,
+        *,
+        ceiling_dbtp: float,
+        lookahead_s: float = 0.005,
+        release_s: float = 0.1,
+    ) -> None:
+        self.ceiling = 10 ** (ceiling_dbtp / 20)
+        self.lookahead_frames = max(1, round(lookahead_s * sample_rate))
+        self._ln_decay = -1.0 / (release_s * sample_rate)
+        self._matrix = polyphase_interpolator(_FACTOR, _TAPS, cutoff=1.0)
+        self._bound = float(np.abs(self._matrix).sum(axis=0).max())
+        self._half = _TAPS // 2
+        self._pre = self._half + 1
+        # L silent frames before the start let the gain ramp down before an opening peak
+        self._buf = np.zeros((self._pre + self.lookahead_frames, channels), np.float32)
+        self._skip = self.lookahead_frames
+        self._gain_hist = np.ones(self.lookahead_frames)
+        self._reduction_db = 0.0
+        self._fed = 0
+        self._emitted = 0
+        self.max_reduction_db = 0.0
+        self.frames_limited = 0
+
+    @property
+    def latency_frames(self) -> int:
+        """Frames held back between input and output."""
+        return self._half + 1 + self.lookahead_frames
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Feed ``[frames, channels]``; return the next output frames (maybe fewer, maybe none)."""
+        self._fed += block.shape[0]
+        self._buf = np.concatenate([self._buf, np.asarray(block, np.float32)])
+        return self._run()
+
+    def flush(self) -> np.ndarray:
+        """Return every remaining output frame; the limiter is then empty."""
+        pad = np.zeros((self.latency_frames, self._buf.shape[1]), np.float32)
+        self._buf = np.concatenate([self._buf, pad])
+        remaining = self._fed - self._emitted
+        out = self._run()[:remaining]
+        self._emitted = self._fed
+        return out
+
+    def _run(self) -> np.ndarray:
+        x = self._buf
+        count = x.shape[0] - self._half - 1 - self.lookahead_frames - self._pre
+        if count <= 0:
+            return np.zeros((0, x.shape[1]), np.float32)
+        need = self._need(x, self._pre, self._pre + count + self.lookahead_frames)
+        gain = self._gain(need, count)
+        out = x[self._pre : self._pre + count]
+        if gain is not None:
+            out = (out * gain[:, None]).astype(np.float32)
+        self._buf = x[count:]
+        if self._skip:
+            dropped = min(self._skip, count)
+            out, self._skip = out[dropped:], self._skip - dropped
+        self._emitted += out.shape[0]
+        return out
+
+    def _need(self, x: np.ndarray, first: int, stop: int) -> np.ndarray | None:
+        """Gain each frame ``first .. stop-1`` of ``x`` needs, or ``None`` if all are 1."""
+        env = np.max(np.abs(x), axis=1)
+        bound = maximum_filter1d(env, _TAPS + 3)[first:stop] * self._bound
+        cand = np.nonzero(bound > self.ceiling)[0]
+        if cand.size == 0:
+            return None
+        peak = env[first:stop].astype(np.float64)
+        gaps = np.zeros(stop - first + 1)
+        pos = np.union1d(cand, cand - 1) + first  # gap after n and after n-1
+        for ch in range(x.shape[1]):
+            vals = interpolate_peaks(x[:, ch], self._matrix, pos)
+            np.maximum.at(gaps, pos - first + 1, vals)
+        peak = np.maximum(peak, np.maximum(gaps[1:], gaps[:-1]))
+        need = np.minimum(1.0, self.ceiling / np.maximum(peak, 1e-12))
+        return need if need.min() < 1.0 else None
+
+    def _gain(self, need: np.ndarray | None, count: int) -> np.ndarray | None:
+        """Look-ahead minimum, release and smoothing for ``count`` output frames."""
+        if need is None and self._reduction_db < 1e-7 and self._gain_hist.min() >= 1.0:
+            return None
+        if need is None:
+            held = np.ones(count)
+        else:
+            held = minimum_filter1d(need, self.lookahead_frames + 1, origin=-((self.lookahead_frames + 1) // 2))
+            held = held[:count]
+        target_db = -20.0 * np.log10(held)
+        reduction_db = self._release(target_db)
+        stepped = 10.0 ** (-reduction_db / 20.0)
+        both = np.concatenate([self._gain_hist, stepped])
+        csum = np.concatenate([[0.0], np.cumsum(both)])
+        width = self.lookahead_frames + 1
+        gain = (csum[width:] - csum[:-width]) / width
+        self._gain_hist = both[-self.lookahead_frames :]
+        limited = gain < 10 ** (-_LIMITED_DB / 20)
+        self.frames_limited += int(np.count_nonzero(limited))
+        if limited.any():
+            self.max_reduction_db = max(self.max_reduction_db, float(-20 * np.log10(gain.min())))
+        return gain
+
+    def _release(self, target_db: np.ndarray) -> np.ndarray:
+        """``r[m] = max(target[m], r[m-1] * decay)`` in closed form (running max in log domain)."""
+        m = np.arange(target_db.shape[0])
+        with np.errstate(divide="ignore"):
+            log_target = np.log(np.maximum(target_db, 0.0))
+            start = math.log(self._reduction_db) + self._ln_decay if self._reduction_db > 0 else -np.inf
+        running = np.maximum.accumulate(np.maximum(log_target - m * self._ln_decay, start))
+        reduction = np.exp(running + m * self._ln_decay)
+        self._reduction_db = float(reduction[-1]) if reduction.size else self._reduction_db
+        if self._reduction_db < 1e-7:
+            self._reduction_db = 0.0
+        return reduction
