@@ -94,7 +94,8 @@ def _parse_tree(text: str, source: str, is_json: bool) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         what = (exc.problem or exc.context or "syntax error").strip()
-        raise TimelineError([Problem(source, line, col, "", f"invalid YAML: {what}")]) from None
+        kind = "JSON" if is_json else "YAML"  # a JSON file that json.loads accepts can still repeat a key
+        raise TimelineError([Problem(source, line, col, "", f"invalid {kind}: {what}")]) from None
     except Exception as exc:  # ruamel raises a few unmarked errors (e.g. bad unicode)
         raise TimelineError([Problem(source, 0, 0, "", f"cannot parse: {exc}")]) from None
     if not isinstance(tree, CommentedMap):
