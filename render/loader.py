@@ -225,6 +225,10 @@ def _describe(err: dict[str, Any], loc: tuple[Any, ...]) -> tuple[str, str | Non
         close = difflib.get_close_matches(str(value).upper(), [o.upper() for o in options], n=1, cutoff=0.6)
         hint = f"did you mean {next(o for o in options if o.upper() == close[0])}?" if close else None
         return f"{value!r} is not allowed: {msg.removeprefix('Input should be ')}", hint
+    if kind == "too_short" and isinstance(value, (list, dict)) and not value:
+        return f"`{loc[-1] if loc else '?'}` is empty", "give at least one entry"
+    if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"expected text, got the number {value!r}", f'quote it: "{value}"'
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return f"{msg.replace('Input should be', 'must be')}, got {value!r}", None
     return f"{msg} (got {value!r})", None
