@@ -318,6 +318,8 @@ def map_error(exc: BaseException, api_key: str, *, during: str) -> BackendError:
             f"{where} (code {code}): {detail}",
             hint="a setting was rejected: check --model, the API version and --base-url",
         )
+    if code is None and _is_malformed(exc):
+        return ProtocolError(f"the server sent a malformed message while {during}: {detail}")
     if isinstance(exc, ssl.SSLCertVerificationError):
         return BackendError(
             f"TLS certificate not trusted while {during}: {detail}",
@@ -348,6 +350,13 @@ def _code_and_detail(exc: BaseException) -> tuple[int | None, str]:
     if isinstance(exc, ValueError) and "Failed to parse response" in str(exc):
         return None, "the server sent a message that is not JSON"
     return None, str(exc) or type(exc).__name__
+
+
+def _is_malformed(exc: BaseException) -> bool:
+    """A message the SDK could not parse (not JSON, or fields of the wrong type)."""
+    from pydantic import ValidationError
+
+    return isinstance(exc, ValidationError) or (isinstance(exc, ValueError) and "Failed to parse response" in str(exc))
 
 
 _env_lock = threading.Lock()

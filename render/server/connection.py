@@ -7,7 +7,7 @@ due. Whichever ends first (client gone, fault, protocol violation) ends the othe
 
 Refusals mirror what the service is known to do: a wrong/missing API key, a quota
 refusal or an unknown model close with **1008** right after ``setup``; the session limit
-closes with **1011``; see :mod:`render.server.protocol` for malformed messages (1007).
+closes with **1011**; see :mod:`render.server.protocol` for malformed messages (1007).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ..backends.base import BYTES_PER_FRAME, AudioChunk, Backend, FilteredPrompt, ServerWarning
 from ..controls import SAMPLE_RATE, GenerationConfig, WeightedPrompt
+from ..errors import RenderError
 from . import protocol as wire
 from .engine import EngineThread
 from .faults import FaultPlan
@@ -189,27 +190,41 @@ class MusicConnection:
             self._defer(lambda: self._apply("set_weighted_prompts", list(new), prompts=new))
 
     async def _on_playback(self, control: str) -> None:
-        assert self._engine is not None
-        now = self._loop.time()
+        """Queue a playback control behind earlier changes (only changes are delayed)."""
         if control == "PLAY":
-            delay = 0.0 if self._played else self._plan.start_latency_s
-            self._played = True
-            self._not_before_s = now + delay
-            self._origin_s = self._not_before_s - self._sent_frames / SAMPLE_RATE
-            await self._engine.call("play")
-            self._playing.set()
+            self._defer(self._play, delayed=False)
         elif control == "PAUSE":
-            self._playing.clear()
-            await self._engine.call("pause")
+            self._defer(self._pause, delayed=False)
         elif control == "STOP":
-            self._playing.clear()
-            self._stop_epoch += 1
-            self._defer(lambda: self._apply("stop"))
+            self._defer(self._stop)
         else:
             self._defer(lambda: self._apply("reset_context"))
 
-    def _defer(self, action: Callable[[], Awaitable[None]]) -> None:
-        self._controls.put_nowait((self._loop.time() + self._plan.change_latency_s, action))
+    async def _play(self) -> None:
+        assert self._engine is not None
+        now = self._loop.time()
+        delay = 0.0 if self._played else self._plan.start_latency_s
+        self._played = True
+        self._not_before_s = now + delay
+        self._origin_s = self._not_before_s - self._sent_frames / SAMPLE_RATE
+        await self._engine.call("play")
+        self._playing.set()
+
+    async def _pause(self) -> None:
+        assert self._engine is not None
+        self._playing.clear()
+        await self._engine.call("pause")
+
+    async def _stop(self) -> None:
+        assert self._engine is not None
+        self._playing.clear()
+        self._stop_epoch += 1
+        await self._engine.call("stop")
+
+    def _defer(self, action: Callable[[], Awaitable[None]], *, delayed: bool = True) -> None:
+        """Run ``action`` on the control task, in arrival order, ``change_latency_s`` late if ``delayed``."""
+        latency_s = self._plan.change_latency_s if delayed else 0.0
+        self._controls.put_nowait((self._loop.time() + latency_s, action))
 
     async def _control_loop(self) -> None:
         while True:
@@ -217,7 +232,11 @@ class MusicConnection:
             delay = due_s - self._loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await action()
+            try:
+                await action()
+            except RenderError as exc:  # the engine refused a value: an invalid argument
+                await self._close(wire.CLOSE_INVALID, exc.message)
+                return
 
     async def _apply(
         self,
