@@ -250,12 +250,6 @@ class _Run:
             leg.healthy, self.attempts = True, 0
         if leg is self.current:
             yield AudioProgress(received_frames=self.received_end, total_frames=self.total, session=leg.segment)
-        try:
-            await self._send_due(leg)
-        except TransientBackendError as exc:
-            async for ev in self._on_failure(leg, exc):
-                yield ev
-            return
         if leg.end >= leg.stop_at:
             await self._retire(leg, "finished" if leg.stop_at >= self.total else "handed over")
         elif leg is self.current and self._rotation_due(leg):
@@ -352,7 +346,8 @@ class _Run:
         leg.pending.extend([] if at else future)
         self.legs.append(leg)
         self.current = leg
-        leg.task = asyncio.create_task(pump(leg, self.inbox))
+        await self._send_due(leg)
+        leg.task = asyncio.create_task(pump(leg, self.inbox, self._send_due))
         yield SessionStarted(session=segment, start_frame=start, reason=reason)
         if reason != "start":
             seam = {"reason": reason, "session": segment, "previous_session": None if previous is None
@@ -361,14 +356,16 @@ class _Run:
                 seam["overlap_frames"] = min(self.overlap, self.total - start)
             self.seams.append(seam)
             await self.writer.submit(self.spool.record, "seam", seam)
-        await self._send_due(leg)
 
     async def _send_due(self, leg: Leg) -> None:
-        """For a backend without ``at_sample``: send what the audio received has reached."""
-        while leg.pending and leg.pending[0][2] - self.lead <= leg.end:
+        """For a backend without ``at_sample``: send what the audio received has reached.
+
+        Runs in the leg's pump right after each chunk arrives (and once at the start).
+        """
+        while leg.pending and leg.pending[0][2] - self.lead <= leg.received_end:
             j, msg, _ = leg.pending.popleft()
             await _send(leg.session, msg, None)
-            self.tracker.note_sent(j, leg.end, exact=False)
+            self.tracker.note_sent(j, leg.received_end, exact=False)
 
     def _rotation_due(self, leg: Leg) -> bool:
         aged = time.monotonic() - leg.opened_wall >= self.o.session_limit_s
@@ -432,12 +429,12 @@ class _Run:
         await self.writer.close()
 
     def _make_result(self, wall_s: float) -> ConductResult:
-        own = {s["index"] for s in self.sessions}
-        earlier = [{"index": s.id, "start_frame": s.start, "frames": s.frames, "reason": s.reason,
-                    "ended": "earlier run"} for s in self.spool.all_segments() if s.id not in own]
+        recorded = {s["index"]: s for s in self.spool.records("session")}
+        killed = [{"index": s.id, "start_frame": s.start, "frames": s.frames, "reason": s.reason,
+                   "ended": "interrupted"} for s in self.spool.all_segments() if s.id not in recorded]
         return ConductResult(
             segments=tuple(self.spool.segments()), events=tuple(self.tracker.results()),
-            sessions=tuple(sorted(earlier + self.sessions, key=lambda s: s["index"])),
+            sessions=tuple(sorted([*recorded.values(), *killed], key=lambda s: s["index"])),
             seams=tuple(self.spool.records("seam")), filtered=tuple(self.spool.records("filtered")),
             warnings=tuple(self.spool.records("warning")), chunks=self.chunks, wall_s=wall_s,
             total_frames=self.total, received_frames=self.received_end, resumed=self.resume)

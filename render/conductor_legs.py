@@ -14,7 +14,7 @@ import time
 from collections import deque
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from .backends.base import AudioChunk, Backend, Session
 from .errors import SpoolError, TransientBackendError, UsageError
@@ -57,20 +57,30 @@ class Leg:
     healthy: bool = False
 
     @property
+    def received_end(self) -> int:
+        """Stream frame just past the audio the pump has received from this leg."""
+        return self.stream_start + self.pulled_frames
+
+    @property
     def end(self) -> int:
         """Stream frame just past the audio the conductor has taken from this leg."""
         return self.stream_start + self.frames
 
     def wants_audio(self) -> bool:
-        return self.stream_start + self.pulled_frames < self.stop_at
+        return self.received_end < self.stop_at
 
     def set_stop(self, stop_at: int) -> None:
         self.stop_at = stop_at
         self.wake.set()
 
 
-async def pump(leg: Leg, inbox: asyncio.Queue[tuple[Leg, Any]]) -> None:
-    """Receive from ``leg.session`` into ``inbox`` until cancelled; pause once ``stop_at`` is pulled."""
+async def pump(leg: Leg, inbox: asyncio.Queue[tuple[Leg, Any]],
+               after_chunk: Callable[[Leg], Awaitable[None]]) -> None:
+    """Receive from ``leg.session`` into ``inbox`` until cancelled; pause once ``stop_at`` is pulled.
+
+    ``after_chunk`` runs after each chunk is queued (it sends the control messages the
+    audio received has reached, so they are timed by what arrived, not what was processed).
+    """
     it = leg.session.receive()
     try:
         while True:
@@ -87,6 +97,8 @@ async def pump(leg: Leg, inbox: asyncio.Queue[tuple[Leg, Any]]) -> None:
             if isinstance(event, AudioChunk):
                 leg.pulled_frames += event.frames
             await inbox.put((leg, event))
+            if isinstance(event, AudioChunk):
+                await after_chunk(leg)
             await asyncio.sleep(0)  # let the conductor run even if the backend never suspends
     except asyncio.CancelledError:
         raise

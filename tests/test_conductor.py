@@ -1,0 +1,333 @@
+"""Tests for render.conductor: audio-timed control, rotation, faults, resume, memory."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from conductor_helpers import (  # noqa: E402
+    SR, FakeBackend, Fault, FaultyBackend, P, long_schedule, make_schedule, make_spool, offline_backend,
+)
+from spool_kill_child import pattern  # noqa: E402
+
+from render.conductor import Conductor, ConductorOptions  # noqa: E402
+from render.conductor_events import (  # noqa: E402
+    EventEffective, Filtered, Finished, Reconnecting, Rotated, ServerWarned, SessionStarted,
+)
+from render.controls import GenerationConfig  # noqa: E402
+from render.errors import AuthError, FilteredPromptError, SpoolError, TransientBackendError  # noqa: E402
+from render.spool import Spool  # noqa: E402
+
+CHILD = Path(__file__).parent / "spool_kill_child.py"
+CHANGES = [(1.0, "prompts", P("Sitar", "Organ")), (2.0, "config", GenerationConfig(bpm=100, seed=7, density=0.2)),
+           (2.5, "reset", None)]
+FAST = dict(backoff_base_s=0.001, backoff_max_s=0.01)
+
+
+def conduct(conductor: Conductor, *, resume: bool = False) -> list[Any]:
+    async def go() -> list[Any]:
+        return [ev async for ev in conductor.run(resume=resume)]
+
+    return asyncio.run(go())
+
+
+def segment_pcm(seg: Any) -> np.ndarray:
+    return np.frombuffer(seg.path.read_bytes(), "<i2").reshape(-1, 2)[:, 0]
+
+
+def assert_covers(segments: list[Any], total: int) -> None:
+    """Segments start at 0, each starts inside the previous one, and the last ends at ``total``."""
+    assert segments[0].start == 0
+    for a, b in zip(segments, segments[1:]):
+        assert a.start < b.start <= a.start + a.frames
+    assert max(s.start + s.frames for s in segments) == total
+
+
+def test_fake_render_exact_total_chunks_and_effective_times(tmp_path: Path) -> None:
+    sched = make_schedule(changes=CHANGES)
+    backend = FakeBackend(chunk_frames=4800)
+    spool = make_spool(tmp_path / "s", sched)
+    events = conduct(Conductor(backend, sched, spool))
+    assert isinstance(events[0], SessionStarted) and isinstance(events[-1], Finished)
+    assert spool.received_end == sched.total_frames == 180_000
+    (seg,) = spool.segments()
+    assert (seg.start, seg.frames) == (0, 180_000)
+    assert np.array_equal(segment_pcm(seg), (np.arange(180_000) % 32768).astype(np.int16))
+    chunks = list(spool.iter_chunks())
+    assert len(chunks) == 38 and chunks[-1].frames == 2400  # 37.5 chunks: the last one trimmed to the total
+    assert [c.start for c in chunks] == list(range(0, 180_000, 4800))
+    effective = [e for e in events if isinstance(e, EventEffective)]
+    assert [(e.index, e.effective_sample, e.estimated) for e in effective] == [
+        (0, 48_000, False), (1, 96_000, False), (2, 120_000, False)]
+    assert [r["effective_sample"] for r in spool.records("event")] == [48_000, 96_000, 120_000]
+    session = backend.sessions[0]
+    kinds = [k for k, _, _ in session.log]
+    assert kinds[:2] == ["prompts", "config"] and kinds[-2:] == ["stop", "close"]
+    assert session.log[0][1] == P("Piano") and session.log[1][1] == GenerationConfig(bpm=100, seed=7)
+    queued = [(k, at) for k, _, at in session.log[2:5]]
+    assert queued == [("prompts", 72_000), ("config", 120_000), ("reset", 144_000)]  # lead-in 24,000 + piece
+    assert kinds[5] == "play"
+
+
+def test_conductor_result(tmp_path: Path) -> None:
+    sched = make_schedule(changes=CHANGES)
+    spool = make_spool(tmp_path / "s", sched)
+    conductor = Conductor(FakeBackend(), sched, spool)
+    with pytest.raises(RuntimeError, match="after run"):
+        conductor.result
+    conduct(conductor)
+    r = conductor.result
+    assert r.received_frames == r.total_frames == 180_000 and r.chunks == 38 and not r.resumed
+    assert [(s.start, s.frames) for s in r.segments] == [(0, 180_000)]
+    assert r.sessions == ({"index": 0, "start_frame": 0, "frames": 180_000, "reason": "start", "ended": "finished"},)
+    assert [e["requested_sample"] == e["effective_sample"] for e in r.events] == [True] * 3
+    assert r.seams == () and r.filtered == () and r.warnings == ()
+
+
+@pytest.mark.parametrize("spans", [True, False])
+def test_backend_without_at_sample_gets_messages_as_audio_arrives(tmp_path: Path, spans: bool) -> None:
+    sched = make_schedule(changes=CHANGES[:1])
+    backend = FakeBackend(chunk_frames=4800, at_sample=False, spans=spans)
+    spool = make_spool(tmp_path / "s", sched)
+    conductor = Conductor(backend, sched, spool, ConductorOptions(control_lead_s=0.25))
+    conduct(conductor)
+    log = backend.sessions[0].log
+    assert all(at is None for _, _, at in log)
+    sent_at = [i for i, (k, v, _) in enumerate(log) if k == "prompts" and v == P("Sitar", "Organ")]
+    assert len(sent_at) == 1 and log.index(("play", None, None)) < sent_at[0]
+    (ev,) = conductor.result.events
+    q = 24_000 + 48_000
+    sent_frame = ((q - 12_000 + 4799) // 4800) * 4800  # first chunk end at or past q - lead
+    if spans:  # the fake applies a change from the next chunk on
+        assert (ev["effective_sample"] + 24_000, ev["estimated"]) == (sent_frame, False)
+    else:  # no spans: one chunk of latency after the send is assumed
+        assert (ev["effective_sample"] + 24_000, ev["estimated"]) == (sent_frame + 4800, True)
+
+
+def test_rotation_overlaps_segments_and_records_seams(tmp_path: Path) -> None:
+    sched = make_schedule(changes=CHANGES)
+    backend = FakeBackend(chunk_frames=4800)
+    spool = make_spool(tmp_path / "s", sched)
+    conductor = Conductor(backend, sched, spool, ConductorOptions(session_limit_s=1.0, overlap_s=0.2))
+    events = conduct(conductor)
+    segs = spool.segments()
+    assert [(s.start, s.frames) for s in segs] == [(0, 57_600), (48_000, 57_600), (96_000, 57_600), (144_000, 36_000)]
+    assert_covers(segs, 180_000)
+    for seg in segs:  # every session's audio is complete from its own first frame
+        assert np.array_equal(segment_pcm(seg), (np.arange(seg.frames) % 32768).astype(np.int16))
+    rotated = [e for e in events if isinstance(e, Rotated)]
+    assert [(e.at_frame, e.overlap_frames) for e in rotated] == [(48_000, 9600), (96_000, 9600), (144_000, 9600)]
+    seams = spool.records("seam")
+    assert [(s["reason"], s["at_frame"], s["overlap_frames"]) for s in seams] == [
+        ("rotation", 48_000, 9600), ("rotation", 96_000, 9600), ("rotation", 144_000, 9600)]
+    # a new session starts from the state in force at its start (piece 0.5, 1.5 and 2.5 s)
+    assert [s.log[0] for s in backend.sessions[1:]] == [("prompts", P("Piano"), None)] + [
+        ("prompts", P("Sitar", "Organ"), None)] * 2
+    assert backend.sessions[2].log[1][1] == GenerationConfig(bpm=100, seed=7)
+    assert backend.sessions[3].log[1][1] == CHANGES[1][2]
+    assert all(s.log[-1][0] == "close" for s in backend.sessions)
+    assert [e["effective_sample"] for e in conductor.result.events] == [48_000, 96_000, 120_000]
+
+
+def test_rotation_by_wall_age(tmp_path: Path) -> None:
+    sched = make_schedule(duration_s=1.0, lead_in_s=0.0, tail_s=0.0)
+    backend = FakeBackend(chunk_frames=4800, pace_s=0.15)  # 0.1 s of audio every 0.15 s of wall time
+    spool = make_spool(tmp_path / "s", sched)
+    conduct(Conductor(backend, sched, spool, ConductorOptions(session_limit_s=0.5, overlap_s=0.1)))
+    segs = spool.segments()
+    assert len(segs) >= 2 and segs[1].start < 24_000  # handed over before 0.5 s of *audio*
+    assert_covers(segs, 48_000)
+
+
+@pytest.mark.parametrize("fault", ["drop", "stall"])
+def test_drop_or_stall_reconnects_with_seam_and_loses_nothing(tmp_path: Path, fault: str) -> None:
+    sched = make_schedule(changes=CHANGES)
+    backend = FaultyBackend(inner=FakeBackend(chunk_frames=4800), plan=[Fault(kind=fault, after=10)])
+    spool = make_spool(tmp_path / "s", sched)
+    conductor = Conductor(backend, sched, spool, ConductorOptions(overlap_s=0.2, stall_timeout_s=0.3, **FAST))
+    events = conduct(conductor)
+    segs = spool.segments()
+    assert [(s.start, s.frames) for s in segs] == [(0, 48_000), (38_400, 141_600)]
+    for seg in segs:
+        assert np.array_equal(segment_pcm(seg), (np.arange(seg.frames) % 32768).astype(np.int16))
+    (rec,) = [e for e in events if isinstance(e, Reconnecting)]
+    assert rec.attempt == 1 and (fault == "drop") == ("1011" in rec.reason) and (fault == "stall") == ("stall" in rec.reason)
+    (seam,) = spool.records("seam")
+    assert (seam["reason"], seam["at_frame"], seam["overlap_frames"]) == ("reconnect", 38_400, 9600)
+    ended = [s["ended"] for s in conductor.result.sessions]
+    assert ended[0].startswith("failed") and ended[1] == "finished"
+    assert [e["effective_sample"] for e in conductor.result.events] == [48_000, 96_000, 120_000]
+
+
+def test_auth_error_fails_fast_without_retry(tmp_path: Path) -> None:
+    sched = make_schedule()
+    for plan in ([Fault(kind="auth", after=-1)], [Fault(kind="auth", after=3)]):
+        backend = FaultyBackend(inner=FakeBackend(), plan=list(plan))
+        spool = make_spool(tmp_path / f"s{plan[0].after}", sched)
+        seen: list[Any] = []
+
+        async def go() -> None:
+            async for ev in Conductor(backend, sched, spool, ConductorOptions(**FAST)).run():
+                seen.append(ev)
+
+        with pytest.raises(AuthError, match="1008"):
+            asyncio.run(go())
+        assert backend.connects == 1 and not any(isinstance(e, Reconnecting) for e in seen)
+        assert spool.received_end == (3 * 4800 if plan[0].after == 3 else 0)
+        spool.close()
+
+
+def test_retries_exhausted_keeps_spool_then_resume_completes(tmp_path: Path) -> None:
+    sched = make_schedule(changes=CHANGES)
+    refuse = [Fault(kind="refuse")] * 3
+    backend = FaultyBackend(inner=FakeBackend(chunk_frames=4800), plan=[Fault(kind="drop", after=12)] + refuse)
+    spool = make_spool(tmp_path / "s", sched)
+    with pytest.raises(TransientBackendError) as err:
+        conduct(Conductor(backend, sched, spool, ConductorOptions(max_reconnects=2, overlap_s=0.2, **FAST)))
+    assert "gave up after 2 reconnect attempts" in str(err.value) and "--resume" in str(err.value)
+    assert str(tmp_path / "s") in str(err.value) and backend.connects == 3
+    assert spool.received_end == 12 * 4800
+    first = spool.segments()[0].path.read_bytes()
+    spool.close()
+
+    reopened = Spool.open(tmp_path / "s", timeline_sha256="0" * 64)
+    conductor = Conductor(FakeBackend(chunk_frames=4800), sched, reopened, ConductorOptions(overlap_s=0.2))
+    conduct(conductor, resume=True)
+    r = conductor.result
+    assert r.resumed and r.received_frames == sched.total_frames
+    assert [(s.start, s.frames) for s in r.segments] == [(0, 57_600), (48_000, 132_000)]
+    assert r.segments[0].path.read_bytes() == first  # what was received before is untouched
+    assert [s["reason"] for s in r.seams] == ["resume"]
+    assert [e["effective_sample"] for e in r.events] == [48_000, 96_000, 120_000]
+    assert [s["ended"] for s in r.sessions] == ["failed: websocket closed with 1011 (injected)", "finished"]
+
+
+def test_filtered_prompt_and_warning_recorded_strict_raises(tmp_path: Path) -> None:
+    sched = make_schedule()
+    backend = FaultyBackend(inner=FakeBackend(), plan=[Fault(kind="filter", after=2)])
+    spool = make_spool(tmp_path / "a", sched)
+    events = conduct(Conductor(backend, sched, spool))
+    (f,) = [e for e in events if isinstance(e, Filtered)]
+    assert (f.text, f.at_frame) == ("forbidden words", 2 * 4800)
+    assert spool.records("filtered") == [{"text": "forbidden words", "reason": "injected", "session": 0, "at_frame": 9600}]
+    assert spool.received_end == sched.total_frames
+
+    backend = FaultyBackend(inner=FakeBackend(), plan=[Fault(kind="warn", after=1)])
+    spool = make_spool(tmp_path / "w", sched)
+    events = conduct(Conductor(backend, sched, spool))
+    assert [e.message for e in events if isinstance(e, ServerWarned)] == ["slow down (injected)"]
+    assert spool.records("warning")[0]["message"] == "slow down (injected)"
+
+    backend = FaultyBackend(inner=FakeBackend(), plan=[Fault(kind="filter", after=2)])
+    spool = make_spool(tmp_path / "b", sched)
+    with pytest.raises(FilteredPromptError, match="forbidden words"):
+        conduct(Conductor(backend, sched, spool, ConductorOptions(strict=True)))
+    assert spool.records("filtered")[0]["text"] == "forbidden words"
+    assert backend.inner.sessions[0].closed
+
+
+def test_resume_checks(tmp_path: Path) -> None:
+    sched = make_schedule()
+    spool = make_spool(tmp_path / "s", sched)
+    conduct(Conductor(FakeBackend(), sched, spool))
+    with pytest.raises(SpoolError, match="already holds audio"):
+        conduct(Conductor(FakeBackend(), sched, spool))
+    backend = FakeBackend()
+    events = conduct(Conductor(backend, sched, spool), resume=True)  # complete already: nothing to do
+    assert backend.sessions == [] and isinstance(events[-1], Finished) and len(events) == 1
+
+
+class CountingGate:
+    def __init__(self) -> None:
+        self.acquired = self.released = self.active = self.peak = 0
+
+    async def acquire(self) -> None:
+        self.acquired += 1
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+
+    def release(self) -> None:
+        self.released += 1
+        self.active -= 1
+
+
+def test_session_gate_wraps_every_session(tmp_path: Path) -> None:
+    sched = make_schedule()
+    gate = CountingGate()
+    spool = make_spool(tmp_path / "s", sched)
+    conduct(Conductor(FakeBackend(), sched, spool, ConductorOptions(session_limit_s=1.0, overlap_s=0.2),
+                      session_gate=gate))
+    assert gate.acquired == gate.released == len(spool.segments()) == 4 and gate.peak == 2
+    spool = make_spool(tmp_path / "t", sched)
+    conduct(Conductor(FakeBackend(), sched, spool, session_gate=asyncio.Semaphore(1)))
+    assert spool.received_end == sched.total_frames
+
+
+def test_memory_stays_flat_whatever_the_duration(tmp_path: Path) -> None:
+    def peak(duration_s: float, name: str) -> int:
+        sched = make_schedule(duration_s=duration_s, lead_in_s=0, tail_s=0)
+        spool = make_spool(tmp_path / name, sched)
+        tracemalloc.start()
+        conduct(Conductor(FakeBackend(chunk_frames=48_000), sched, spool))
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert spool.received_end == sched.total_frames
+        return top
+
+    # 1 s chunks of 192 kB: at most the two 32-chunk queues are in flight, whatever the duration
+    short, long = peak(120, "short"), peak(480, "long")  # 23 MB vs 92 MB of PCM
+    assert long < 70 * 192_000 and long < short * 1.25 + 1_000_000
+
+
+def test_offline_render_effective_equals_requested(tmp_path: Path) -> None:
+    offline = pytest.importorskip("render.backends.offline")
+    if not hasattr(offline, "OfflineBackend"):
+        pytest.skip("the offline engine is not in the tree yet")
+    sched = make_schedule(duration_s=4.0, changes=CHANGES)
+    spool = make_spool(tmp_path / "s", sched)
+    conductor = Conductor(offline_backend(chunk_frames=24_000), sched, spool,
+                          ConductorOptions(session_limit_s=2.0, overlap_s=0.25))
+    conduct(conductor)
+    r = conductor.result
+    assert r.received_frames == sched.total_frames == 228_000
+    assert_covers(list(r.segments), 228_000)
+    assert [(e["effective_sample"], e["estimated"]) for e in r.events] == [
+        (48_000, False), (96_000, False), (120_000, False)]
+    assert [s["reason"] for s in r.seams] == ["rotation", "rotation"]
+    pcm = np.frombuffer(r.segments[0].path.read_bytes(), "<i2")
+    assert len(pcm) == r.segments[0].frames * 2 and np.abs(pcm).max() > 0
+
+
+def test_sigkill_mid_render_then_resume(tmp_path: Path) -> None:
+    root = tmp_path / "k.spool"
+    child = subprocess.Popen([sys.executable, str(CHILD), "conduct", str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    sched = long_schedule()
+    spool = Spool.open(root, timeline_sha256="0" * 64)
+    before = spool.received_end
+    assert sched.total_frames // 3 <= before < sched.total_frames
+    conductor = Conductor(offline_backend(), sched, spool, ConductorOptions(overlap_s=0.5))
+    conduct(conductor, resume=True)
+    r = conductor.result
+    assert r.received_frames == sched.total_frames
+    assert [s["reason"] for s in r.seams] == ["resume"] and r.seams[0]["at_frame"] == before - 24_000
+    assert_covers(list(r.segments), sched.total_frames)
+    assert [s.start for s in r.segments] == [0, before - 24_000]
+    assert [(e["effective_sample"], e["estimated"]) for e in r.events] == [(480_000, False), (1_200_000, False)]
+    spool.close()
