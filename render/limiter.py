@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
+from scipy.ndimage import minimum_filter1d
 
-from .meter import interpolate_peaks, polyphase_interpolator
+from .meter import gap_bounds, interpolate_peaks, polyphase_interpolator
 
 __all__ = ["TruePeakLimiter"]
 
@@ -59,7 +59,6 @@ class TruePeakLimiter:
         self.lookahead_frames = max(1, round(lookahead_s * sample_rate))
         self._ln_decay = -1.0 / (release_s * sample_rate)
         self._matrix = polyphase_interpolator(_FACTOR, _TAPS, cutoff=1.0)
-        self._bound = float(np.abs(self._matrix).sum(axis=0).max())
         self._half = _TAPS // 2
         self._pre = self._half + 1
         # L silent frames before the start let the gain ramp down before an opening peak
@@ -111,14 +110,13 @@ class TruePeakLimiter:
 
     def _need(self, x: np.ndarray, first: int, stop: int) -> np.ndarray | None:
         """Gain each frame ``first .. stop-1`` of ``x`` needs, or ``None`` if all are 1."""
-        env = np.max(np.abs(x), axis=1)
-        bound = maximum_filter1d(env, _TAPS + 3)[first:stop] * self._bound
+        bound = gap_bounds(x, first - 1, stop)  # gaps after n-1 and after n for every frame
         cand = np.nonzero(bound > self.ceiling)[0]
         if cand.size == 0:
             return None
-        peak = env[first:stop].astype(np.float64)
+        peak = np.max(np.abs(x[first:stop]), axis=1).astype(np.float64)
         gaps = np.zeros(stop - first + 1)
-        pos = np.union1d(cand, cand - 1) + first  # gap after n and after n-1
+        pos = cand + first - 1
         for ch in range(x.shape[1]):
             vals = interpolate_peaks(x[:, ch], self._matrix, pos)
             np.maximum.at(gaps, pos - first + 1, vals)
