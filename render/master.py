@@ -26,6 +26,8 @@ from .errors import MasterError
 __all__ = ["Segment", "MasterSettings", "Seam", "StitchPlan", "PieceSource", "plan_stitch", "finish"]
 
 _PCM_SCALE = np.float32(1 / 32768)
+#: Above this correlation an aligned seam is crossfaded linearly (equal power would add +3 dB).
+_CORRELATED = 0.7
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +85,7 @@ class Seam:
     align_lag_frames: int
     labels: tuple[str, str]
     gap_frames: int = 0
+    kind: str = "eqpower"  # "linear" when alignment found the two sides strongly correlated
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -92,6 +95,7 @@ class Seam:
             "align_lag_frames": self.align_lag_frames,
             "labels": list(self.labels),
             "gap_frames": self.gap_frames,
+            "crossfade_kind": self.kind,
         }
 
 
@@ -105,6 +109,8 @@ class _Use:
     t1: int
     fade_in: int
     fade_out: int
+    kind_in: str = "eqpower"
+    kind_out: str = "eqpower"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,19 +140,23 @@ def _mono(data: np.ndarray, start: int, t0: int, t1: int) -> np.ndarray:
     return data[t0 - start : t1 - start].astype(np.float32).sum(axis=1) * _PCM_SCALE
 
 
-def _align(a: np.ndarray, a_start: int, b: np.ndarray, b_start: int, end: int, lags: tuple[int, int]) -> int:
-    """Lag (frames) by which B's content trails A's near the seam, best of ``lags`` (lo, hi)."""
+def _align(a: np.ndarray, a_start: int, b: np.ndarray, b_start: int, end: int, lags: tuple[int, int]) -> tuple[int, float]:
+    """Lag (frames) by which B's content trails A's near the seam, best of ``lags`` (lo, hi).
+
+    Returns ``(lag, correlation coefficient)``.
+    """
     lo, hi = lags
     w1 = end - max(hi, 0)
     w0 = max(b_start - min(lo, 0), w1 - 48_000, a_start)
     if w1 - w0 < 256 or hi < lo:
-        return 0
+        return 0, 0.0
     ref = _mono(a, a_start, w0, w1)
     probe = _mono(b, b_start, w0 + lo, w1 + hi)
     score = correlate(probe, ref, mode="valid", method="fft")
     energy = np.convolve(probe * probe, np.ones(ref.size), mode="valid")
-    score = score / np.sqrt(np.maximum(energy, 1e-12))
-    return int(np.argmax(score)) + lo
+    score = score / np.sqrt(np.maximum(energy, 1e-12) * max(float(ref @ ref), 1e-12))
+    best = int(np.argmax(score))
+    return best + lo, float(score[best])
 
 
 def plan_stitch(segments: Sequence[Segment], settings: MasterSettings) -> StitchPlan:
@@ -165,10 +175,10 @@ def plan_stitch(segments: Sequence[Segment], settings: MasterSettings) -> Stitch
     for i in range(1, len(segs)):
         a_start, b_start = starts[-1], segs[i].start - shift
         a_end = a_start + segs[i - 1].frames
-        lag = 0
+        lag, coef = 0, 0.0
         k = settings.seam_align_max_lag_frames
         if k and a_end - b_start > 2 * k + 256:
-            lag = _align(maps[i - 1], a_start, maps[i], b_start, a_end, (-k, min(k, slack - shift)))
+            lag, coef = _align(maps[i - 1], a_start, maps[i], b_start, a_end, (-k, min(k, slack - shift)))
         shift += lag
         b_start -= lag
         if b_start + segs[i].frames <= a_end or b_start < a_start:
@@ -184,6 +194,7 @@ def plan_stitch(segments: Sequence[Segment], settings: MasterSettings) -> Stitch
                 align_lag_frames=lag,
                 labels=(segs[i - 1].label, segs[i].label),
                 gap_frames=max(-overlap, 0),
+                kind="linear" if coef >= _CORRELATED else "eqpower",
             )
         )
     uses = _uses(segs, starts, seams, settings.click_fade_frames)
@@ -206,7 +217,12 @@ def _uses(segs: Sequence[Segment], starts: list[int], seams: list[Seam], click: 
         t1 = start + seg.frames
         fade_in = before.crossfade_frames if before and before.crossfade_frames else (click if before else 0)
         fade_out = after.crossfade_frames if after and after.crossfade_frames else (click if after else 0)
-        uses.append(_Use(index=i, start=start, t0=t0, t1=t1, fade_in=min(fade_in, t1 - t0), fade_out=min(fade_out, t1 - t0)))
+        uses.append(
+            _Use(
+                index=i, start=start, t0=t0, t1=t1, fade_in=min(fade_in, t1 - t0), fade_out=min(fade_out, t1 - t0),
+                kind_in=before.kind if before else "eqpower", kind_out=after.kind if after else "eqpower",
+            )
+        )
     return tuple(uses)
 
 
@@ -238,11 +254,11 @@ class PieceSource:
                 continue
             x = self._maps[use.index][a - use.start : b - use.start].astype(np.float32) * _PCM_SCALE
             if use.fade_in and a < use.t0 + use.fade_in:
-                ramp = crossfade_ramp(use.fade_in)[0] if use.index else _raised_cosine(use.fade_in)
+                ramp = crossfade_ramp(use.fade_in, use.kind_in)[0]
                 seg = slice(0, min(b, use.t0 + use.fade_in) - a)
                 x[seg] *= ramp[a - use.t0 : a - use.t0 + seg.stop, None]
             if use.fade_out and b > use.t1 - use.fade_out:
-                ramp = crossfade_ramp(use.fade_out)[1]
+                ramp = crossfade_ramp(use.fade_out, use.kind_out)[1]
                 lo = max(a, use.t1 - use.fade_out)
                 x[lo - a :] *= ramp[lo - (use.t1 - use.fade_out) : b - (use.t1 - use.fade_out), None]
             out[a - t0 : b - t0] += x
