@@ -236,7 +236,8 @@ class _Run:
         if keep <= 0:
             return
         spans = self._global_spans(leg, chunk, start + keep)
-        await self.writer.submit(self.spool.append, chunk.pcm[: keep * 4], start, spans, dict(chunk.info),
+        pcm = chunk.pcm if keep == frames else chunk.pcm[: keep * 4]
+        await self.writer.submit(self.spool.append, pcm, start, spans, dict(chunk.info),
                                  segment=leg.segment)
         leg.frames += keep
         self.chunks += 1

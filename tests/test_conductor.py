@@ -22,6 +22,7 @@ from conductor_helpers import (  # noqa: E402
 from spool_kill_child import pattern  # noqa: E402
 
 from render.conductor import Conductor, ConductorOptions  # noqa: E402
+from render.conductor_legs import QUEUE_CHUNKS  # noqa: E402
 from render.conductor_events import (  # noqa: E402
     EventEffective, Filtered, Finished, Reconnecting, Rotated, ServerWarned, SessionStarted,
 )
@@ -285,9 +286,9 @@ def test_memory_stays_flat_whatever_the_duration(tmp_path: Path) -> None:
         assert spool.received_end == sched.total_frames
         return top
 
-    # 1 s chunks of 192 kB: at most the two 32-chunk queues are in flight, whatever the duration
-    short, long = peak(120, "short"), peak(480, "long")  # 23 MB vs 92 MB of PCM
-    assert long < 70 * 192_000 and long < short * 1.25 + 1_000_000
+    # 1 s chunks of 192 kB: at most the two queues' chunks are in flight, whatever the duration
+    bound = (2 * QUEUE_CHUNKS + 8) * 192_000  # 13.8 MB
+    assert peak(30, "short") < bound and peak(480, "long") < bound  # 5.8 MB and 92 MB of PCM
 
 
 def test_offline_render_effective_equals_requested(tmp_path: Path) -> None:
