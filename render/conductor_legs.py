@@ -133,15 +133,26 @@ async def _enter_gate(gate: Any, stack: AsyncExitStack) -> None:
         raise UsageError(f"session_gate {gate!r} has neither acquire()/release() nor async with support")
 
 
-async def open_session(backend: Backend, gate: Any, timeout_s: float) -> tuple[Session, AsyncExitStack]:
+async def open_session(backend: Backend, gate: Any, timeout_s: float,
+                       gate_timeout_s: float | None = None) -> tuple[Session, AsyncExitStack]:
     """Pass the gate, then connect, waiting at most ``timeout_s`` for the connection.
+
+    Args:
+        backend: what to connect to.
+        gate: the session gate, or None.
+        timeout_s: longest wait for the connection itself.
+        gate_timeout_s: longest wait at the gate (None: no limit). A caller that already
+            holds a session sets it, so renders waiting for each other's slots cannot deadlock.
 
     Returns:
         The session and the exit stack that closes it and releases the gate.
     """
     stack = AsyncExitStack()
     try:
-        await _enter_gate(gate, stack)
+        try:
+            await asyncio.wait_for(_enter_gate(gate, stack), gate_timeout_s)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise TransientBackendError(f"the session gate gave no slot within {gate_timeout_s:g} s") from None
         try:
             session = await asyncio.wait_for(stack.enter_async_context(backend.connect()), timeout_s)
         except (TimeoutError, asyncio.TimeoutError):

@@ -18,21 +18,22 @@ Positions are *stream* frames at 48 kHz (see :mod:`render.schedule`).
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from .backends.base import BYTES_PER_FRAME, ControlSpan
-from .controls import GenerationConfig, WeightedPrompt
 from .errors import SpoolError
-
 from .master import Segment
+from .spool_recover import recover
+from .spool_format import (
+    FORMAT_VERSION, INDEX_FILE, LOCK_FILE, META_FILE, SEGMENT_REASONS, ChunkRecord, Recovery, SegmentInfo, SpoolMeta,
+    check_meta, clear_files, read_meta, schedule_digest, span_from_dict, span_to_dict, take_lock, write_all,
+    write_atomic,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -46,152 +47,6 @@ __all__ = [
     "span_to_dict",
     "span_from_dict",
 ]
-
-FORMAT_VERSION = 1
-META_FILE = "meta.json"
-INDEX_FILE = "index.jsonl"
-LOCK_FILE = "lock"
-SEGMENT_REASONS = ("start", "rotation", "reconnect", "resume")
-
-
-@dataclass(frozen=True, kw_only=True)
-class SpoolMeta:
-    """What a spool was made from; :meth:`Spool.open` refuses a different timeline."""
-
-    name: str
-    timeline_sha256: str
-    schedule_digest: str = ""
-    created: str = ""
-    format: int = FORMAT_VERSION
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SegmentInfo:
-    """One segment (one session leg): ``frames`` of audio from stream frame ``start``."""
-
-    id: int
-    start: int
-    frames: int
-    reason: str
-    path: Path
-
-    @property
-    def end(self) -> int:
-        return self.start + self.frames
-
-
-@dataclass(frozen=True, kw_only=True)
-class ChunkRecord:
-    """One indexed chunk, as read back from ``index.jsonl`` (spans as stored dicts)."""
-
-    segment: int
-    offset_bytes: int
-    start: int
-    frames: int
-    spans: tuple[dict[str, Any], ...]
-    info: dict[str, Any]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Recovery:
-    """What :meth:`Spool.open` found and repaired."""
-
-    torn_index_bytes: int = 0
-    trimmed_pcm_bytes: Mapping[int, int] = field(default_factory=dict)
-    dropped_chunks: int = 0
-    segments: int = 0
-    chunks: int = 0
-    received_end: int = 0
-
-    @property
-    def repaired(self) -> bool:
-        return bool(self.torn_index_bytes or any(self.trimmed_pcm_bytes.values()) or self.dropped_chunks)
-
-    def describe(self) -> str:
-        """One line for logs: what was recovered and what was cut."""
-        text = (f"{self.chunks} chunks in {self.segments} segments, audio up to stream frame "
-                f"{self.received_end} ({self.received_end / 48_000:.2f} s)")
-        cuts = []
-        if self.torn_index_bytes:
-            cuts.append(f"cut a torn index line of {self.torn_index_bytes} bytes")
-        trimmed = sum(self.trimmed_pcm_bytes.values())
-        if trimmed:
-            cuts.append(f"truncated {trimmed} unindexed PCM bytes")
-        if self.dropped_chunks:
-            cuts.append(f"dropped {self.dropped_chunks} indexed chunks whose PCM was missing")
-        return text + ("; " + ", ".join(cuts) if cuts else "; clean")
-
-
-def span_to_dict(span: ControlSpan) -> dict[str, Any]:
-    """JSON form of a :class:`ControlSpan` (prompts as ``{text, weight}``, config as fields)."""
-    return {
-        "start_sample": span.start_sample,
-        "prompts": None if span.prompts is None else [p.to_wire() for p in span.prompts],
-        "config": None if span.config is None else span.config.as_dict(),
-        "epoch": span.epoch,
-    }
-
-
-def span_from_dict(data: Mapping[str, Any]) -> ControlSpan:
-    """Inverse of :func:`span_to_dict`."""
-    prompts = data.get("prompts")
-    config = data.get("config")
-    return ControlSpan(
-        start_sample=int(data["start_sample"]),
-        prompts=None if prompts is None else tuple(WeightedPrompt.from_wire(p) for p in prompts),
-        config=None if config is None else GenerationConfig(**config),
-        epoch=data.get("epoch"),
-    )
-
-
-def schedule_digest(schedule: Any) -> str:
-    """SHA-256 of a schedule's canonical JSON form (any frozen dataclass tree)."""
-    blob = json.dumps(dataclasses.asdict(schedule), sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        _write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _lock(path: Path) -> int:
-    """Take the spool's exclusive lock; SpoolError naming the holder when it is taken."""
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise SpoolError(
-            f"spool {path} is in use by another render (pid {holder})",
-            hint="wait for that render to finish or stop it; a killed render's lock is freed automatically",
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
 
 
 class Spool:
@@ -238,18 +93,18 @@ class Spool:
         """
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
-        lock_fd = _lock(root)
+        lock_fd = take_lock(root)
         try:
             if (root / META_FILE).exists() and not replace:
                 raise SpoolError(
                     f"a spool already exists at {root}",
                     hint="resume it (--resume), or start over (--fresh) to discard it",
                 )
-            _clear_files(root)
+            clear_files(root)
             if not meta.created:
                 meta = dataclasses.replace(meta, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
             (root / INDEX_FILE).touch()
-            _write_atomic(root / META_FILE, json.dumps(dataclasses.asdict(meta), indent=2).encode())
+            write_atomic(root / META_FILE, json.dumps(dataclasses.asdict(meta), indent=2).encode())
         except BaseException:
             os.close(lock_fd)
             raise
@@ -277,10 +132,10 @@ class Spool:
                 f"no spool at {root} (missing {META_FILE})",
                 hint="there is nothing to resume: render without --resume",
             )
-        lock_fd = _lock(root)
+        lock_fd = take_lock(root)
         try:
-            meta = _read_meta(root)
-            _check_meta(root, meta, timeline_sha256, schedule_digest)
+            meta = read_meta(root)
+            check_meta(root, meta, timeline_sha256, schedule_digest)
             spool = cls(root, meta, lock_fd, fsync_interval_s)
             spool._recover()
         except BaseException:
@@ -294,8 +149,6 @@ class Spool:
 
     def _recover(self) -> None:
         """Rebuild the in-memory summary from the index and repair a torn tail."""
-        from .spool_recover import recover
-
         state = recover(self.path)
         self._segments = state.segments
         self._seg_bytes = state.seg_bytes
@@ -352,7 +205,7 @@ class Spool:
         fd = self._pcm_fds.get(seg.id)
         if fd is None:
             fd = self._pcm_fds[seg.id] = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
-        _write_all(fd, chunk_pcm)
+        write_all(fd, chunk_pcm)
         sync = self._sync_due()
         if sync:
             os.fsync(fd)
@@ -382,7 +235,7 @@ class Spool:
     def _append_line(self, line: Mapping[str, Any], *, sync: bool = True) -> None:
         if self._index_fd is None:
             raise SpoolError(f"spool {self.path} is closed")
-        _write_all(self._index_fd, (json.dumps(line, default=str, separators=(",", ":")) + "\n").encode())
+        write_all(self._index_fd, (json.dumps(line, default=str, separators=(",", ":")) + "\n").encode())
         if sync and self._fsync_interval_s is not None:
             os.fsync(self._index_fd)
             self.fsync_count += 1
@@ -461,7 +314,7 @@ class Spool:
     def remove(self) -> None:
         """Close, then delete the spool's own files and its folder (after a finished render)."""
         self.close()
-        _clear_files(self.path)
+        clear_files(self.path)
         for name in (META_FILE, LOCK_FILE):
             (self.path / name).unlink(missing_ok=True)
         try:
@@ -479,36 +332,3 @@ class Spool:
         return f"Spool({str(self.path)!r}, segments={len(self._segments)}, received_end={self.received_end})"
 
 
-def _clear_files(root: Path) -> None:
-    for p in root.glob("seg-*.pcm"):
-        p.unlink()
-    for name in (INDEX_FILE, INDEX_FILE + ".tmp", META_FILE + ".tmp"):
-        (root / name).unlink(missing_ok=True)
-
-
-def _read_meta(root: Path) -> SpoolMeta:
-    try:
-        data = json.loads((root / META_FILE).read_text())
-        known = {f.name for f in dataclasses.fields(SpoolMeta)}
-        return SpoolMeta(**{k: v for k, v in data.items() if k in known})
-    except (OSError, ValueError, TypeError) as exc:
-        raise SpoolError(f"{root / META_FILE} is unreadable: {exc}",
-                         hint="start over with --fresh (the spool cannot be resumed)") from exc
-
-
-def _check_meta(root: Path, meta: SpoolMeta, timeline_sha256: str | None, digest: str | None) -> None:
-    if meta.format != FORMAT_VERSION:
-        raise SpoolError(f"spool {root} has format {meta.format}; this version reads format {FORMAT_VERSION}",
-                         hint="start over with --fresh")
-    if timeline_sha256 is not None and meta.timeline_sha256 != timeline_sha256:
-        raise SpoolError(
-            f"the timeline changed since spool {root} was made (SHA-256 {meta.timeline_sha256[:12]}... "
-            f"then, {timeline_sha256[:12]}... now)",
-            hint="restore the timeline to resume, or start over with --fresh",
-        )
-    if digest is not None and meta.schedule_digest and meta.schedule_digest != digest:
-        raise SpoolError(
-            f"the schedule changed since spool {root} was made (digest {meta.schedule_digest[:12]}... "
-            f"then, {digest[:12]}... now), e.g. a different lyria-render version",
-            hint="start over with --fresh",
-        )

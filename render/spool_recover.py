@@ -20,6 +20,7 @@ from typing import Any
 
 from .backends.base import BYTES_PER_FRAME
 from .errors import SpoolError
+from .spool_format import INDEX_FILE, Recovery, SegmentInfo
 
 __all__ = ["RecoveredState", "recover"]
 
@@ -28,10 +29,10 @@ __all__ = ["RecoveredState", "recover"]
 class RecoveredState:
     """The in-memory summary :class:`render.spool.Spool` resumes from."""
 
-    segments: list[Any] = field(default_factory=list)  # list[SegmentInfo]
+    segments: list[SegmentInfo] = field(default_factory=list)
     seg_bytes: list[int] = field(default_factory=list)
     records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    recovery: Any = None  # Recovery
+    recovery: Recovery = field(default_factory=Recovery)
 
 
 @dataclass(kw_only=True)
@@ -54,8 +55,6 @@ def recover(root: Path) -> RecoveredState:
     Returns:
         Segments, byte counts, records and a :class:`render.spool.Recovery` report.
     """
-    from .spool import INDEX_FILE, Recovery
-
     index = root / INDEX_FILE
     index.touch()
     state = RecoveredState()
@@ -97,8 +96,6 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
 
 def _apply(root: Path, line: dict[str, Any], state: RecoveredState, scan: _Scan) -> bool:
     """Fold one index line into the state; False when the line is dropped."""
-    from .spool import SegmentInfo
-
     kind = line["t"]
     if kind == "segment":
         seg_id = int(line["segment"])

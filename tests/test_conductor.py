@@ -17,9 +17,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conductor_helpers import (  # noqa: E402
-    SR, FakeBackend, Fault, FaultyBackend, P, long_schedule, make_schedule, make_spool, offline_backend,
+    FakeBackend, Fault, FaultyBackend, P, long_schedule, make_schedule, make_spool, offline_backend,
 )
-from spool_kill_child import pattern  # noqa: E402
 
 from render.conductor import Conductor, ConductorOptions  # noqa: E402
 from render.conductor_legs import QUEUE_CHUNKS  # noqa: E402
@@ -332,3 +331,22 @@ def test_sigkill_mid_render_then_resume(tmp_path: Path) -> None:
     assert [s.start for s in r.segments] == [0, before - 24_000]
     assert [(e["effective_sample"], e["estimated"]) for e in r.events] == [(480_000, False), (1_200_000, False)]
     spool.close()
+
+
+def test_capped_gate_cannot_deadlock_a_rotation(tmp_path: Path) -> None:
+    """A gate with one slot never lets a rotation's second session in: it gives up instead of hanging."""
+    sched = make_schedule(duration_s=30.0)
+    spool = make_spool(tmp_path / "s", sched)
+    options = ConductorOptions(session_limit_s=1.0, overlap_s=0.2, gate_timeout_s=0.05, max_reconnects=2, **FAST)
+    seen: list[Any] = []
+
+    async def go() -> None:
+        async for ev in Conductor(FakeBackend(pace_s=0.005), sched, spool, options,
+                                  session_gate=asyncio.Semaphore(1)).run():
+            seen.append(ev)
+
+    with pytest.raises(TransientBackendError, match="gate gave no slot") as err:
+        asyncio.run(go())
+    assert "--resume" in str(err.value)
+    assert [e.attempt for e in seen if isinstance(e, Reconnecting)] == [1, 2]
+    assert spool.received_end >= 48_000  # the old session streamed on meanwhile
