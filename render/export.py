@@ -434,9 +434,10 @@ def _measure_before(source: Any, clock: _Clock) -> tuple[Any, np.ndarray]:
         x = source.read(a, b)
         t = clock.add("stitch", t)
         loud.feed(x)
+        t = clock.add("loudness", t)
         peak.feed(x)
         total += x.sum(axis=0, dtype=np.float64)
-        clock.add("loudness", t)
+        clock.add("true_peak", t)
     peak.finish()
     stats = LoudnessStats(
         integrated_lufs=loud.integrated_lufs(), lra_lu=loud.lra_lu(),
@@ -512,8 +513,9 @@ def _final_pass(source: Any, gain_db: float, ceiling: float, writers: list[_Writ
         nonlocal written
         t = time.perf_counter()
         loud.feed(y)
-        peak.feed(y)
         t = clock.add("loudness", t)
+        peak.feed(y)
+        t = clock.add("true_peak", t)
         for w in writers:
             w.write(y)
             t = clock.add(w.fmt, t)

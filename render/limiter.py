@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy.ndimage import minimum_filter1d
 
-from .meter import gap_bounds, interpolate_peaks, polyphase_interpolator
+from .meter import frame_peaks, gap_bounds, interpolate_peaks, polyphase_interpolator
 
 __all__ = ["TruePeakLimiter"]
 
@@ -114,7 +114,7 @@ class TruePeakLimiter:
         cand = np.nonzero(bound > self.ceiling)[0]
         if cand.size == 0:
             return None
-        peak = np.max(np.abs(x[first:stop]), axis=1).astype(np.float64)
+        peak = frame_peaks(x[first:stop]).astype(np.float64)
         gaps = np.zeros(stop - first + 1)
         pos = cand + first - 1
         for ch in range(x.shape[1]):

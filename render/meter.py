@@ -29,6 +29,7 @@ __all__ = [
     "interpolate_peaks",
     "polyphase_interpolator",
     "gap_bounds",
+    "frame_peaks",
 ]
 
 #: Channel weights of BS.1770 (L, R, C, Ls, Rs).
@@ -90,8 +91,8 @@ class LoudnessMeter:
         self.sample_rate = sample_rate
         self.channels = channels
         self._hop = sample_rate // 10
-        self._filters = k_weighting_coefficients(sample_rate)
-        self._zi = [np.zeros((channels, 2)) for _ in self._filters]
+        self._filters = [(b.astype(np.float32), a.astype(np.float32)) for b, a in k_weighting_coefficients(sample_rate)]
+        self._zi = [np.zeros((channels, 2), np.float32) for _ in self._filters]
         self._weights = np.asarray(_CHANNEL_WEIGHTS[:channels])
         self._energies: list[np.ndarray] = []  # weighted sum of squares per 100 ms sub-block
         self._partial = 0.0
@@ -102,22 +103,23 @@ class LoudnessMeter:
         """Add the next ``[frames, channels]`` block of the signal."""
         if block.shape[0] == 0:
             return
-        y = np.asarray(block, np.float64).T
+        y = np.ascontiguousarray(np.asarray(block, np.float32).T)  # float32 halves the filter cost
         for i, (b, a) in enumerate(self._filters):
             y, self._zi[i] = lfilter(b, a, y, axis=1, zi=self._zi[i])
-        power = self._weights @ np.square(y)  # weighted power per frame
+        np.square(y, out=y)
+        power = self._weights.astype(np.float32) @ y  # weighted power per frame
         self.frames += power.shape[0]
         first = min(self._hop - self._partial_frames, power.shape[0])
-        self._partial += float(power[:first].sum())
+        self._partial += float(power[:first].sum(dtype=np.float64))
         self._partial_frames += first
         rest = power[first:]
         if self._partial_frames == self._hop:
             self._energies.append(np.array([self._partial]))
             whole = rest.shape[0] // self._hop * self._hop
             if whole:
-                self._energies.append(rest[:whole].reshape(-1, self._hop).sum(axis=1))
+                self._energies.append(rest[:whole].reshape(-1, self._hop).sum(axis=1, dtype=np.float64))
             tail = rest[whole:]
-            self._partial, self._partial_frames = float(tail.sum()), tail.shape[0]
+            self._partial, self._partial_frames = float(tail.sum(dtype=np.float64)), tail.shape[0]
 
     def _sub_blocks(self) -> np.ndarray:
         done = np.concatenate(self._energies) if self._energies else np.zeros(0)
@@ -205,13 +207,23 @@ def gap_bounds(x: np.ndarray, first: int, stop: int) -> np.ndarray:
     context before ``first`` and 8 after ``stop - 1``.
     """
     out = np.zeros(stop - first, np.float32)
-    for ch in range(x.shape[1]):
-        col = x[:, ch]
-        mid = np.correlate(col[first - 7 : stop + 8], _MID_TAPS, mode="valid")
+    cols = np.ascontiguousarray(np.asarray(x[first - 7 : stop + 8], np.float32).T)
+    for col in cols:
+        mid = np.correlate(col, _MID_TAPS, mode="valid")
         np.maximum(out, np.abs(mid), out=out)
-        np.maximum(out, np.abs(col[first:stop]), out=out)
-        np.maximum(out, np.abs(col[first + 1 : stop + 1]), out=out)
-    return out * np.float32(10 ** (COARSE_SLACK_DB / 20))
+        edge = np.abs(col[7 : stop - first + 8])
+        np.maximum(out, edge[:-1], out=out)
+        np.maximum(out, edge[1:], out=out)
+    out *= np.float32(10 ** (COARSE_SLACK_DB / 20))
+    return out
+
+
+def frame_peaks(x: np.ndarray) -> np.ndarray:
+    """``max(|x[n, c]|)`` over channels for each frame (faster than ``abs().max(axis=1)``)."""
+    peaks = np.abs(x[:, 0])
+    for ch in range(1, x.shape[1]):
+        np.maximum(peaks, np.abs(x[:, ch]), out=peaks)
+    return peaks
 
 
 class TruePeakMeter:
@@ -242,8 +254,9 @@ class TruePeakMeter:
     def _scan(self, x: np.ndarray) -> None:
         """Check the gaps after samples ``half .. len-half-1`` of ``x``."""
         first, stop = self._half, x.shape[0] - self._half
-        env = np.max(np.abs(x), axis=1)
-        self._sample_peak = max(self._sample_peak, float(env[first + 1 : stop + 1].max()))
+        body = x[first + 1 : stop + 1]
+        if body.size:
+            self._sample_peak = max(self._sample_peak, float(body.max()), -float(body.min()))
         self._peak = max(self._peak, self._sample_peak)
         cand = np.nonzero(gap_bounds(x, first, stop) > self._peak)[0] + first
         for ch in range(x.shape[1]):
