@@ -1,0 +1,165 @@
+"""Arrangement decisions for one phrase: which groove, progression, instruments and voices.
+
+The decisions follow the blended style; low guidance, high temperature and DIVERSITY mode
+let a phrase stray from the top-ranked choices (``wild``), ``top_k`` bounds how far down
+the ranking it may go, and density switches voices on (more density, more voices).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from .style import StyleVector, stable_hash
+
+__all__ = ["Layers", "PhrasePlan", "phrase_plan", "candidate_count"]
+
+Layer = tuple[tuple[str, float], ...]
+_PLUCKY = frozenset({"guitar", "nylon", "eguitar", "sitar", "banjo", "mandolin", "harp", "koto", "shamisen", "dulcimer", "harpsichord", "clavichord", "synth_pluck", "piano", "rhodes", "marimba", "vibraphone", "glockenspiel", "kalimba", "steel_drum", "hang", "bell", "chip_lead"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layers:
+    """Instrument layers per voice: ``((instrument, gain), ...)``; empty = voice off."""
+
+    lead: Layer = ()
+    harm: Layer = ()
+    bass: Layer = ()
+    pad: Layer = ()
+    arp: Layer = ()
+    drone: Layer = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhrasePlan:
+    """Everything that stays fixed for one phrase (8 bars)."""
+
+    phrase: int
+    section: str
+    groove: str
+    kit: str
+    prog: str
+    prog_shift: int
+    bassline: str
+    comp: str
+    layers: Layers
+    ext: int
+    energy: float
+    legato: float
+    drums_level: float
+    perc: float
+    glitch: float
+    noise: float
+    echo: float
+    ornament: float
+    sync: float
+    swing: float
+    lead_density: float
+    octave: float
+    wild: float
+    motif_seed: int
+    lead_on: tuple[bool, ...]
+
+
+def candidate_count(top_k: int) -> int:
+    """How many ranked options (or melody steps) ``top_k`` allows: 1 for top_k 1, up to 5."""
+    return max(1, min(5, 1 + int(math.log2(max(1, top_k)) / 2.5)))
+
+
+def _pick(style: StyleVector, category: str, rng: random.Random, wild: float, k: int) -> str:
+    ranked = style.ranked(category)[:k]
+    if not ranked:
+        return style.choice(category)
+    if len(ranked) > 1 and rng.random() < min(0.8, 0.35 * wild):
+        return ranked[1 + rng.randrange(len(ranked) - 1)][0]
+    return ranked[0][0]
+
+
+def _layer(style: StyleVector, category: str, rng: random.Random, wild: float, k: int) -> Layer:
+    ranked = [(n, s) for n, s in style.ranked(category)[: max(2, k)] if n != "none"]
+    if not ranked or style.choice(category) == "none":
+        return ()
+    if len(ranked) > 1 and rng.random() < min(0.6, 0.25 * wild):
+        ranked = [ranked[1], ranked[0]] + ranked[2:]
+    top = ranked[0][1]
+    chosen = [ranked[0]] + [r for r in ranked[1:2] if r[1] >= 0.45 * top]
+    total = sum(s for _, s in chosen)
+    return tuple((name, round(math.sqrt(s / total), 4)) for name, s in chosen)
+
+
+def _wild(ctl, style: StyleVector) -> float:
+    w = (1.0 - ctl.guidance / 6.0) * (ctl.temperature / 1.1)
+    if ctl.mode == "DIVERSITY":
+        w += 0.6
+    return max(0.0, min(3.0, w))
+
+
+def phrase_plan(phrase: int, style: StyleVector, ctl, ctx) -> PhrasePlan:
+    """Decide the arrangement of one phrase.
+
+    Args:
+        phrase: phrase index since the last reset.
+        style: the blended style in force.
+        ctl: resolved :class:`compose.Controls`.
+        ctx: the :class:`compose.EpochContext`.
+    """
+    wild = _wild(ctl, style)
+    diversity = ctl.mode == "DIVERSITY"
+    section = chr(65 + stable_hash(ctx.seed, ctx.epoch, "section", phrase) % 4) if diversity else "AABA"[phrase % 4]
+    rng = random.Random(stable_hash(ctx.seed, ctx.epoch, "plan", phrase if diversity or wild > 0.5 else section))
+    k = candidate_count(ctl.top_k)
+
+    def v(name: str, spread: float = 0.2) -> float:
+        return max(0.0, min(1.0, style.get(name) + rng.gauss(0.0, spread * wild)))
+
+    d = ctl.density
+    layers = _layers(style, rng, wild, k, d, v)
+    groove = _pick(style, "groove", rng, wild, k)
+    drums_level = max(0.0, min(1.0, 0.25 + style.get("drums"))) if style.get("drums") > 0.08 else 0.0
+    if section == "B":
+        drums_level *= 0.8
+    return PhrasePlan(
+        phrase=phrase,
+        section=section,
+        groove=groove,
+        kit=_pick(style, "kit", rng, wild, k),
+        prog=_pick(style, "prog", rng, wild, k),
+        prog_shift=2 if section == "B" else (rng.randrange(4) if diversity else 0),
+        bassline=_pick(style, "bassline", rng, wild, k),
+        comp=_pick(style, "comp", rng, wild, k),
+        layers=layers,
+        ext=0 if v("ext") < 0.4 else (1 if v("ext") < 0.75 else 2),
+        energy=v("energy"),
+        legato=v("legato"),
+        drums_level=drums_level,
+        perc=v("perc"),
+        glitch=style.get("glitch"),
+        noise=style.get("noise"),
+        echo=style.get("echo"),
+        ornament=v("ornament"),
+        sync=v("sync"),
+        swing=style.get("swing"),
+        lead_density=v("lead"),
+        octave=style.get("octave"),
+        wild=wild,
+        motif_seed=stable_hash(ctx.seed, ctx.epoch, "motif", phrase if diversity else section, rng.randrange(3) if wild > 1.2 else 0),
+        lead_on=tuple(layers.lead != () and not (phrase == 0 and pos < 2) for pos in range(8)),
+    )
+
+
+def _layers(style: StyleVector, rng: random.Random, wild: float, k: int, d: float, v) -> Layers:
+    lead = _layer(style, "lead_i", rng, wild, k) if v("lead") > 0.15 else ()
+    harm = _layer(style, "harm_i", rng, wild, k) if style.choice("comp") != "none" else ()
+    pad = ()
+    if v("pad") > 0.5 or (d > 0.6 and v("pad") > 0.2) or style.get("choir") > 0.5:
+        pad = _layer(style, "pad_i", rng, wild, k)
+        if style.get("choir") > 0.5 and all(n != "choir" for n, _ in pad):
+            pad = pad[:1] + (("choir", 0.7),)
+    arp = ()
+    if (v("arp") > 0.5 and d > 0.45) or d > 0.8:
+        names = [n for n, _ in harm + lead if n in _PLUCKY]
+        arp = ((names[0] if names else "synth_pluck", 0.8),)
+    drone = _layer(style, "drone_i", rng, wild, k) if v("drone") > 0.3 else ()
+    bass = _layer(style, "bass_i", rng, wild, k)
+    return Layers(lead=lead, harm=harm, bass=bass, pad=pad, arp=arp, drone=drone)

@@ -1,0 +1,321 @@
+"""Composition: one bar of notes from a style, the controls and the bar's place in a phrase.
+
+Everything is a pure function of (seed, epoch, bar index, style, controls), so any bar can
+be composed on its own, in any order, with the same result: that is what makes the
+engine deterministic and independent of the chunk size. Pitched voices use only the
+scale's pitch classes (chords are stacked diatonic thirds, melodies move along the
+scale), drums come from the style's groove and kit.
+
+Phrases are 8 bars (motif, varied motif, motif, answer) and sections cycle A A B A
+(QUALITY) or change every phrase (DIVERSITY); density adds voices and hits, brightness
+lifts registers and timbres, low guidance and high temperature add variation.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .arrange import Layers, PhrasePlan, phrase_plan
+from .patterns import BASSLINES, COMPS, GROOVES, KITS, MAJOR_STEPS, PROGRESSIONS, vel_of
+from .style import StyleVector, stable_hash
+
+__all__ = ["Controls", "EpochContext", "Note", "compose_bar", "GROUP_DRUMS", "GROUP_BASS", "GROUP_OTHER", "STEPS_PER_BAR"]
+
+GROUP_DRUMS, GROUP_BASS, GROUP_OTHER = 0, 1, 2
+STEPS_PER_BAR = 16
+PHRASE_BARS = 8
+
+#: (step in bar, group, instrument, midi, duration in steps or None for natural, velocity, pan -1..1)
+Note = tuple[float, int, str, int, "float | None", float, float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Controls:
+    """The config fields composition needs, with "model decides" already resolved."""
+
+    density: float
+    brightness: float
+    guidance: float
+    temperature: float
+    top_k: int
+    mode: str
+    mute_drums: bool = False
+    mute_bass: bool = False
+    only_bass_and_drums: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpochContext:
+    """What a context reset fixes: tonic of the scale, tonal centre, seed, epoch."""
+
+    tonic_pc: int
+    minor: bool
+    seed: int
+    epoch: int
+
+
+def _rng(*parts: object) -> random.Random:
+    return random.Random(stable_hash(*parts))
+
+
+def scale_midi(tonic_pc: int, index: int) -> int:
+    """MIDI pitch of scale step ``index`` (0 = the major tonic in octave -1)."""
+    return tonic_pc + 12 * (index // 7) + MAJOR_STEPS[index % 7]
+
+
+def _fold(midi: int, low: int, high: int) -> int:
+    while midi < low:
+        midi += 12
+    while midi > high:
+        midi -= 12
+    return midi
+
+
+def _chord_degree(bar: int, plan: PhrasePlan, ctx: EpochContext) -> int:
+    major, minor = PROGRESSIONS[plan.prog]
+    prog = minor if ctx.minor else major
+    return prog[(bar + plan.prog_shift) % len(prog)]
+
+
+def _chord_tones(degree: int, ext: int) -> list[int]:
+    """Scale indices of the chord on ``degree``: triad, + 7th, + 9th."""
+    tones = [degree, degree + 2, degree + 4]
+    if ext >= 1:
+        tones.append(degree + 6)
+    if ext >= 2:
+        tones.append(degree + 8)
+    return tones
+
+
+def _voicing(tonic_pc: int, tones: list[int], centre: int) -> list[int]:
+    """Chord tones placed within a fifth of ``centre`` (smooth voice leading)."""
+    out = []
+    for index in tones:
+        pc = scale_midi(tonic_pc, index) % 12
+        midi = centre - 6 + ((pc - (centre - 6)) % 12)
+        out.append(midi)
+    return sorted(set(out))
+
+
+def compose_bar(bar: int, style: StyleVector, ctl: Controls, ctx: EpochContext) -> list[Note]:
+    """All notes of bar ``bar`` (counted from the context's start).
+
+    Args:
+        bar: bar index since the last reset (0 = first bar of a fresh phrase).
+        style: the blended style in force for this bar.
+        ctl: resolved controls.
+        ctx: the epoch's scale and seed.
+
+    Returns:
+        Notes sorted by step.
+    """
+    plan = phrase_plan(bar // PHRASE_BARS, style, ctl, ctx)
+    pos = bar % PHRASE_BARS
+    degree = _chord_degree(bar, plan, ctx)
+    nxt = _chord_degree(bar + 1, plan, ctx)
+    notes: list[Note] = []
+    lay = plan.layers
+    if not ctl.mute_drums:
+        notes += _drums(bar, pos, plan, ctl, ctx)
+    if not ctl.mute_bass:
+        notes += _bass(bar, degree, nxt, plan, ctl, ctx)
+    if not ctl.only_bass_and_drums:
+        tones = _chord_tones(degree, plan.ext)
+        notes += _comp(bar, tones, plan, ctl, ctx)
+        notes += _pad(bar, pos, tones, plan, ctx)
+        notes += _lead(bar, pos, degree, plan, ctl, ctx)
+        notes += _arp(bar, tones, plan, ctl, ctx)
+        notes += _drone(bar, pos, plan, ctx)
+        notes += _texture(bar, plan, ctl, ctx)
+        if ctl.mode == "VOCALIZATION":
+            notes += _vocal(bar, pos, tones, plan, ctx)
+    notes.sort(key=lambda n: n[0])
+    return notes
+
+
+def _drums(bar: int, pos: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
+    groove = GROOVES[plan.groove]
+    kit = KITS[plan.kit]
+    if not groove or not kit or plan.drums_level <= 0.0:
+        return []
+    d = ctl.density
+    rng = _rng(ctx.seed, ctx.epoch, "drums", bar)
+    energy = 0.55 + 0.5 * plan.energy
+    roles = ["kick", "snare"]
+    if d > 0.15:
+        roles.append("hat")
+    if d > 0.3:
+        roles += ["ohat", "ride"]
+    if d > 0.4 or plan.perc > 0.5:
+        roles += ["perc", "perc2"]
+    notes: list[Note] = []
+    pans = {"kick": 0.0, "snare": 0.05, "hat": 0.3, "ohat": 0.3, "ride": -0.3, "perc": -0.35, "perc2": 0.4}
+    for role in roles:
+        pattern = groove.get(role)
+        if not pattern or role not in kit:
+            continue
+        for step, ch in enumerate(pattern):
+            vel = vel_of(ch)
+            if vel == 0.0 and role == "hat" and d > 0.75 and step % 2 == 1:
+                vel = 0.25  # busier hats at high density
+            if ch == "g" and d < 0.5:
+                continue
+            if ch == "o" and d < 0.22 and role in ("kick", "hat"):
+                continue
+            if vel <= 0.0:
+                continue
+            vel *= energy * (1.0 + 0.15 * plan.wild * (rng.random() - 0.5))
+            if role == "hat":
+                vel *= 0.55 + 0.5 * ctl.brightness
+            notes.append((float(step), GROUP_DRUMS, kit[role], 0, None, vel * plan.drums_level, pans[role]))
+    if pos == PHRASE_BARS - 1 and d > 0.35 and plan.energy > 0.3:
+        fill = kit.get("perc", kit["snare"]) if plan.kit in ("rock", "hand", "tabla") else kit["snare"]
+        for step in range(12, 16):
+            notes.append((float(step), GROUP_DRUMS, fill, 0, None, (0.45 + 0.12 * (step - 12)) * energy, -0.2 + 0.1 * (step - 12)))
+    if pos == 0 and "crash" in kit and plan.energy > 0.6 and d > 0.3:
+        notes.append((0.0, GROUP_DRUMS, kit["crash"], 0, None, 0.45 * energy, -0.25))
+    return notes
+
+
+def _bass(bar: int, degree: int, nxt: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
+    if not plan.layers.bass:
+        return []
+    rhythm, figure = BASSLINES[plan.bassline]
+    hits = [i for i, ch in enumerate(rhythm) if vel_of(ch) > 0 and not (ch == "o" and ctl.density < 0.25)]
+    if not hits:
+        return []
+    notes: list[Note] = []
+    root = scale_midi(ctx.tonic_pc, degree) % 12
+    for k, step in enumerate(hits):
+        code = figure[k % len(figure)]
+        s = {"r": 0, "f": 4, "o": 7, "t": 2, "s": 1, "n": None}[code]
+        if s is None:
+            target = scale_midi(ctx.tonic_pc, nxt) % 12
+            midi = _fold(36 + ((target - 36) % 12) - 1, 28, 52)
+            midi = _nearest_in_scale(midi, ctx.tonic_pc)
+        else:
+            midi = _fold(scale_midi(ctx.tonic_pc, degree + s) % 12 + 36 + (12 if code == "o" else 0), 28, 60 if code == "o" else 52)
+            if code != "o":
+                midi = _fold(midi, 31, 50)
+        end = hits[k + 1] if k + 1 < len(hits) else 16
+        dur = max(1.0, (end - step) * (0.9 if plan.legato > 0.5 else 0.7))
+        vel = vel_of(rhythm[step]) * (0.8 + 0.3 * plan.energy)
+        for inst, gain in plan.layers.bass:
+            notes.append((float(step), GROUP_BASS, inst, midi, dur, vel * gain, 0.0))
+    return notes
+
+
+def _nearest_in_scale(midi: int, tonic_pc: int) -> int:
+    pcs = {(tonic_pc + s) % 12 for s in MAJOR_STEPS}
+    for delta in (0, -1, 1, -2, 2):
+        if (midi + delta) % 12 in pcs:
+            return midi + delta
+    return midi
+
+
+def _comp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
+    if not plan.layers.harm:
+        return []
+    rhythm, how = COMPS[plan.comp]
+    centre = 60 + (2 if ctl.brightness > 0.6 else 0) - (3 if ctl.brightness < 0.25 else 0)
+    chord = _voicing(ctx.tonic_pc, tones, centre)
+    root = _fold(chord[0] - 12, 40, 55)
+    hits = [(i, vel_of(ch)) for i, ch in enumerate(rhythm) if vel_of(ch) > 0]
+    if ctl.density < 0.3:
+        hits = [h for h in hits if h[1] >= 1.0] or hits[:1]
+    notes: list[Note] = []
+    for k, (step, vel) in enumerate(hits):
+        end = hits[k + 1][0] if k + 1 < len(hits) else 16
+        dur = max(0.5, (end - step) * (0.95 if how in ("chord",) and plan.comp == "sustain" else 0.6))
+        if how == "chord":
+            pitches = [(p, 0.0) for p in chord]
+        elif how == "strum":
+            pitches = [(p, 0.06 * j) for j, p in enumerate([root] + chord)]
+        elif how == "power":
+            pitches = [(root, 0.0), (root + 7, 0.0)] if (root + 7) % 12 in {scale_midi(ctx.tonic_pc, t) % 12 for t in range(7)} else [(root, 0.0), (root + 12, 0.0)]
+        elif how == "alberti":
+            order = [chord[0], chord[-1], chord[len(chord) // 2], chord[-1]]
+            pitches = [(order[k % 4], 0.0)]
+        else:  # arp
+            seq = [root] + chord + [chord[0] + 12]
+            pitches = [(seq[k % len(seq)], 0.0)]
+        for inst, gain in plan.layers.harm:
+            for midi, delay in pitches:
+                notes.append((step + delay, GROUP_OTHER, inst, midi, dur, vel * gain * 0.8, -0.35))
+    return notes
+
+
+def _pad(bar: int, pos: int, tones: list[int], plan: PhrasePlan, ctx: EpochContext) -> list[Note]:
+    if not plan.layers.pad:
+        return []
+    chord = _voicing(ctx.tonic_pc, tones[:4], 64)
+    notes: list[Note] = []
+    for inst, gain in plan.layers.pad:
+        for j, midi in enumerate(chord):
+            notes.append((0.0, GROUP_OTHER, inst, midi, 16.0, 0.7 * gain, -0.5 + j * 0.33))
+    return notes
+
+
+def _lead(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
+    if not plan.layers.lead or not plan.lead_on[pos]:
+        return []
+    from .melody import lead_bar
+
+    return lead_bar(bar, pos, degree, plan, ctl, ctx)
+
+
+def _arp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
+    if not plan.layers.arp:
+        return []
+    chord = _voicing(ctx.tonic_pc, tones, 72 if ctl.brightness > 0.4 else 66)
+    seq = chord + [p + 12 for p in chord]
+    step_len = 1 if ctl.density > 0.8 else 2
+    notes: list[Note] = []
+    rng = _rng(ctx.seed, ctx.epoch, "arp", bar // 2)
+    up = rng.random() < 0.5
+    for k, step in enumerate(range(0, 16, step_len)):
+        idx = k % len(seq) if up else (len(seq) - 1 - k % len(seq))
+        for inst, gain in plan.layers.arp:
+            notes.append((float(step), GROUP_OTHER, inst, seq[idx], step_len * 0.9, (0.75 if step % 4 == 0 else 0.5) * gain, 0.45))
+    return notes
+
+
+def _drone(bar: int, pos: int, plan: PhrasePlan, ctx: EpochContext) -> list[Note]:
+    if not plan.layers.drone or bar % 2:
+        return []
+    root_index = 5 if ctx.minor else 0
+    low = _fold(scale_midi(ctx.tonic_pc, root_index) + 36, 36, 47)
+    notes: list[Note] = []
+    for inst, gain in plan.layers.drone:
+        notes.append((0.0, GROUP_OTHER, inst, low, 32.0, 0.8 * gain, 0.0))
+        if inst != "didgeridoo":
+            notes.append((0.0, GROUP_OTHER, inst, _fold(scale_midi(ctx.tonic_pc, root_index + 4) + 36, 43, 55), 32.0, 0.5 * gain, 0.1))
+    return notes
+
+
+def _texture(bar: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
+    notes: list[Note] = []
+    rng = _rng(ctx.seed, ctx.epoch, "texture", bar)
+    if plan.glitch > 0.2:
+        for _ in range(int(plan.glitch * 4 * (0.5 + ctl.density))):
+            start = rng.randrange(16)
+            sound = rng.choice(("glitch", "hat_chip", "rim", "snare_chip"))
+            for r in range(rng.choice((2, 3, 4))):
+                notes.append((start + r * 0.25, GROUP_OTHER, sound, 0, None, 0.35 * plan.glitch, rng.uniform(-0.8, 0.8)))
+    if plan.noise > 0.2:
+        for _ in range(int(plan.noise * 12)):
+            notes.append((rng.uniform(0, 16), GROUP_OTHER, "rim", 0, None, 0.04 * plan.noise, rng.uniform(-0.6, 0.6)))
+    return notes
+
+
+def _vocal(bar: int, pos: int, tones: list[int], plan: PhrasePlan, ctx: EpochContext) -> list[Note]:
+    chord = _voicing(ctx.tonic_pc, tones[:3], 67)
+    rng = _rng(ctx.seed, ctx.epoch, "vocal", bar)
+    vowel = "vocal_aa" if (bar // 2) % 2 == 0 else "vocal_oo"
+    if pos % 4 == 3:
+        return [(0.0, GROUP_OTHER, vowel, chord[-1], 14.0, 0.8, -0.1)]
+    first, second = rng.sample(chord, 2)
+    return [(0.0, GROUP_OTHER, vowel, first, 7.5, 0.8, -0.1), (8.0, GROUP_OTHER, vowel, second, 7.5, 0.75, -0.1)]

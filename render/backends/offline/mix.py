@@ -1,0 +1,206 @@
+"""Mixing: note rings per group, stem gains, a stereo reverb, bus dynamics and a soft clip.
+
+Chunk-size independence is designed in: every stage computes each output sample with
+the same arithmetic however the stream is cut into chunks.
+
+* Notes are added whole into per-group ring buffers (their tails wait there).
+* Stem gains are evaluated per sample from absolute positions.
+* The reverb runs at 12 kHz: early reflections are a gather over past decimated samples
+  (delays >= 2), the late tail a uniformly partitioned FFT convolution on a fixed grid
+  of 1024-sample blocks whose impulse response starts after one block (so a block never
+  feeds its own output); output is linearly interpolated back to 48 kHz.
+* The bus compressor measures complete 1024-frame blocks on a fixed grid and applies a
+  gain ramp that only depends on earlier blocks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import fft as sfft
+
+__all__ = ["Ring", "Reverb", "BusCompressor", "soft_clip"]
+
+_DEC = 4
+
+
+class Ring:
+    """A stereo ring buffer of future audio indexed by absolute frame position.
+
+    Args:
+        size_frames: capacity (a power of two); must exceed the longest note plus one render block.
+    """
+
+    def __init__(self, size_frames: int = 1 << 19) -> None:
+        self.size = size_frames
+        self.mask = size_frames - 1
+        self.buf = np.zeros((2, size_frames), dtype=np.float32)
+        self.horizon = 0  # one past the furthest frame written
+
+    def add(self, pos: int, mono: np.ndarray, gain_l: float, gain_r: float) -> None:
+        """Add a mono note at absolute frame ``pos`` with per-channel gains."""
+        n = mono.shape[0]
+        i = pos & self.mask
+        first = min(n, self.size - i)
+        buf = self.buf
+        buf[0, i : i + first] += mono[:first] * np.float32(gain_l)
+        buf[1, i : i + first] += mono[:first] * np.float32(gain_r)
+        if first < n:
+            buf[0, : n - first] += mono[first:] * np.float32(gain_l)
+            buf[1, : n - first] += mono[first:] * np.float32(gain_r)
+        self.horizon = max(self.horizon, pos + n)
+
+    def take(self, pos: int, n: int) -> np.ndarray:
+        """Remove and return frames ``[pos, pos + n)`` as a (2, n) array (zeroed in the ring)."""
+        i = pos & self.mask
+        first = min(n, self.size - i)
+        out = np.empty((2, n), dtype=np.float32)
+        out[:, :first] = self.buf[:, i : i + first]
+        self.buf[:, i : i + first] = 0.0
+        if first < n:
+            out[:, first:] = self.buf[:, : n - first]
+            self.buf[:, : n - first] = 0.0
+        return out
+
+    def fade_from(self, pos: int, fade_frames: int) -> None:
+        """Fade everything waiting at or after ``pos`` to silence over ``fade_frames``."""
+        end = self.horizon
+        if end <= pos:
+            return
+        span = np.arange(pos, end)
+        gain = np.clip(1.0 - (span - pos) / fade_frames, 0.0, 1.0).astype(np.float32)
+        idx = span & self.mask
+        self.buf[:, idx] *= gain
+
+
+class Reverb:
+    """Stereo reverb at 12 kHz from a mono send (see module docstring)."""
+
+    BLOCK = 1024  # decimated samples per late-reverb block
+    OFFSET = BLOCK + 2  # the late tail starts here (85 ms at 48 kHz)
+    _RING = 1 << 16
+
+    def __init__(self, tail_s: float = 1.3, seed: int = 7) -> None:
+        rng = np.random.default_rng(seed)
+        sr = 48_000 // _DEC
+        n = int(tail_s * sr)
+        parts = -(-n // self.BLOCK)
+        t = np.arange(parts * self.BLOCK) / sr + self.OFFSET / sr
+        ir = rng.standard_normal((2, t.size)) * np.exp(-t * 6.9 / (tail_s * 1.2))
+        ir = np.cumsum(ir, axis=1) * 0.35 + ir * 0.3  # darker tail
+        ir -= ir.mean(axis=1, keepdims=True)
+        ir *= 0.2 / np.sqrt(np.sum(ir**2, axis=1, keepdims=True))
+        hp = ir.reshape(2, parts, self.BLOCK)
+        padded = np.concatenate([hp, np.zeros_like(hp)], axis=2)
+        self.H = sfft.rfft(padded, axis=2).astype(np.complex64)[:, ::-1, :].copy()  # newest-first order reversed
+        self.parts = parts
+        self.fdl = np.zeros((2 * parts, self.BLOCK + 1), dtype=np.complex64)
+        self.prev = np.zeros(self.BLOCK, dtype=np.float32)
+        taps = rng.uniform(40, self.OFFSET - 20, size=(2, 9)).astype(np.int64)
+        self.taps = np.sort(taps, axis=1)
+        self.tap_gain = (0.5 * np.exp(-self.taps / 700.0) * rng.choice([-1, 1], size=taps.shape)).astype(np.float32)
+        self.send = np.zeros(self._RING, dtype=np.float32)
+        self.late = np.zeros((2, self._RING), dtype=np.float32)
+        self.pending = np.zeros(0, dtype=np.float32)
+        self.dec_count = 0
+        self.blocks = 0
+
+    def _ring_slice(self, ring: np.ndarray, start: int, n: int) -> np.ndarray:
+        idx = np.arange(start, start + n) & (self._RING - 1)
+        return ring[..., idx]
+
+    def _decimate(self, send: np.ndarray) -> None:
+        x = np.concatenate([self.pending, send]) if self.pending.size else send
+        groups = x.shape[0] // _DEC
+        g = x[: groups * _DEC].reshape(groups, _DEC)
+        dec = ((g[:, 0] + g[:, 1]) + (g[:, 2] + g[:, 3])) * np.float32(0.25)
+        self.pending = x[groups * _DEC :].copy()
+        idx = np.arange(self.dec_count, self.dec_count + groups) & (self._RING - 1)
+        self.send[idx] = dec
+        self.dec_count += groups
+
+    def _late_blocks(self) -> None:
+        B, P = self.BLOCK, self.parts
+        while (self.blocks + 1) * B <= self.dec_count:
+            k = self.blocks
+            cur = self._ring_slice(self.send, k * B, B)
+            X = sfft.rfft(np.concatenate([self.prev, cur])).astype(np.complex64)
+            slot = k % P
+            self.fdl[slot] = X
+            self.fdl[slot + P] = X
+            window = self.fdl[slot + 1 : slot + 1 + P]
+            Y = (window[None, :, :] * self.H).sum(axis=1)
+            y = sfft.irfft(Y, n=2 * B, axis=1)[:, B:].astype(np.float32)
+            idx = np.arange(k * B + self.OFFSET, (k + 1) * B + self.OFFSET) & (self._RING - 1)
+            self.late[:, idx] = y
+            self.prev = cur
+            self.blocks += 1
+
+    def process(self, start: int, send: np.ndarray) -> np.ndarray:
+        """Wet stereo output for frames ``[start, start + len(send))``, as (2, n) float32."""
+        n = send.shape[0]
+        self._decimate(send)
+        self._late_blocks()
+        m0 = start >> 2
+        m1 = ((start + n - 1) >> 2) + 2
+        wet = self._ring_slice(self.late, m0, m1 - m0).copy()
+        for ch in range(2):
+            for d, g in zip(self.taps[ch], self.tap_gain[ch]):
+                wet[ch] += g * self._ring_slice(self.send, m0 - int(d), m1 - m0)
+        pos = np.arange(start, start + n)
+        i = (pos >> 2) - m0
+        frac = ((pos & 3) * 0.25).astype(np.float32)
+        w0 = wet[:, i]
+        return w0 + frac * (wet[:, i + 1] - w0)
+
+
+class BusCompressor:
+    """Gentle RMS compressor on a fixed grid of 1024-frame blocks (2 blocks of latency in its reaction)."""
+
+    BLOCK = 1024
+
+    def __init__(self, threshold_db: float = -16.0, ratio: float = 2.5, release: float = 0.93) -> None:
+        self.threshold_db = threshold_db
+        self.ratio = ratio
+        self.release = release
+        self.env = 0.0
+        self.targets = [1.0, 1.0]  # T[k-2], T[k-1] for the current block k
+        self.pending = np.zeros((2, 0), dtype=np.float32)
+        self.block = 0  # index of the block being filled
+
+    def _target(self, mean_square: float) -> float:
+        self.env = max(mean_square, self.env * self.release)
+        level_db = 10.0 * np.log10(self.env + 1e-12)
+        over = level_db - self.threshold_db
+        return float(10.0 ** (-over * (1.0 - 1.0 / self.ratio) / 20.0)) if over > 0 else 1.0
+
+    def process(self, start: int, x: np.ndarray) -> np.ndarray:
+        """Compress (2, n) audio at frames ``[start, start + n)``; returns a new array."""
+        B = self.BLOCK
+        n = x.shape[1]
+        out = np.empty_like(x)
+        done = 0
+        while done < n:
+            pos = start + done
+            k = pos // B
+            take = min(n - done, (k + 1) * B - pos)
+            g0, g1 = self.targets
+            frac = (np.arange(pos - k * B, pos - k * B + take, dtype=np.float32) / B)
+            out[:, done : done + take] = x[:, done : done + take] * (g0 + (g1 - g0) * frac)
+            self.pending = np.concatenate([self.pending, x[:, done : done + take]], axis=1)
+            if self.pending.shape[1] == B:
+                ms = float(np.mean(self.pending.astype(np.float64) ** 2))
+                self.targets = [g1, self._target(ms)]
+                self.pending = np.zeros((2, 0), dtype=np.float32)
+            done += take
+        return out
+
+
+def soft_clip(x: np.ndarray, ceiling: float = 0.97, knee: float = 0.8) -> np.ndarray:
+    """Leave samples below ``knee * ceiling`` untouched and bend louder ones under ``ceiling`` (in place)."""
+    t = knee * ceiling
+    mask = np.abs(x) > t
+    if mask.any():
+        v = x[mask]
+        a = np.abs(v)
+        x[mask] = np.sign(v) * (t + (ceiling - t) * np.tanh((a - t) / (ceiling - t)))
+    return x
