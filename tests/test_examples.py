@@ -5,15 +5,17 @@ Later issues extend this file (render every example offline).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from render.discover import find_timelines
-from render.loader import LoadedTimeline, load_timeline
+from render.errors import TimelineError
+from render.loader import LoadedTimeline, load_timeline, parse_timeline
 from render.schedule import plan
-from render.timecode import BarPosition, MusicalLength, parse_duration, parse_time
+from render.timecode import BarPosition, MusicalLength, format_seconds, parse_duration, parse_time
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p for p in (ROOT / "timelines").iterdir() if p.suffix in (".yaml", ".yml", ".json"))
@@ -126,3 +128,64 @@ def test_examples_use_every_time_syntax() -> None:
     assert any(t.startswith("bar ") and "beat" in t for t in texts)                   # "bar 13 beat 2"
     assert any(t.replace(".", "").isdigit() and "." in t for t in texts)              # "9.1" = bar 9 beat 1
     assert any(t.endswith("ms") for t in texts)                                        # "10ms"
+
+
+# ----------------------------------------------------------------- docs/timeline.md
+
+DOC = (ROOT / "docs" / "timeline.md").read_text()
+BLOCKS = re.findall(r"```(yaml|json|text)\n(.*?)```", DOC, flags=re.S)
+TIMELINE_BLOCKS = [
+    (i, lang, body) for i, (lang, body) in enumerate(BLOCKS)
+    if lang in ("yaml", "json") and re.search(r'^\s*"?duration"?\s*:', body, re.M)
+    and re.search(r'^\s*"?prompts"?\s*:', body, re.M)
+]
+
+
+def test_docs_have_many_complete_examples() -> None:
+    assert len(TIMELINE_BLOCKS) >= 30
+
+
+@pytest.mark.parametrize(("index", "lang", "body"), TIMELINE_BLOCKS, ids=[f"block{i}" for i, _, _ in TIMELINE_BLOCKS])
+def test_doc_example_validates(index: int, lang: str, body: str) -> None:
+    if body.startswith("# invalid"):
+        with pytest.raises(TimelineError):
+            parse_timeline(body, source="song.yaml", is_json=lang == "json")
+        return
+    loaded = parse_timeline(body, source="song.yaml", is_json=lang == "json")
+    plan(loaded)
+
+
+def _block_after(marker: str, lang: str) -> str:
+    """The first ``lang`` block after the block that contains ``marker``."""
+    start = next(i for i, (_, body) in enumerate(BLOCKS) if marker in body)
+    return next(body for kind, body in BLOCKS[start + 1:] if kind == lang)
+
+
+def test_doc_validation_output_is_real() -> None:
+    bad = next(body for _, body in BLOCKS if body.startswith("# invalid") and "brigthness" in body)
+    with pytest.raises(TimelineError) as info:
+        parse_timeline(bad, source="song.yaml")
+    shown = _block_after("brigthness: 0.5\n  bpm: 250", "text").strip().splitlines()
+    assert shown == [p.format() for p in info.value.problems]
+
+
+def test_doc_plan_output_is_real() -> None:
+    example = next(body for _, body in BLOCKS if "label: lift" in body)
+    schedule = plan(parse_timeline(example))
+    rows = [[cell.strip() for cell in line.split("│")] for line in _block_after("label: lift", "text").splitlines()[1:]]
+    shown = [(r[0], r[2], r[3]) for r in rows if r[3] not in ("prompts", "config", "play")]
+    computed = [(format_seconds(m.at_s), str(m.sample), f"events[{m.event}] {m.kind}" + (f" ({m.note})" if
+                 m.note and m.kind != "reset" else "")) for m in schedule.messages]
+    assert shown == computed
+
+
+def test_doc_names_every_field() -> None:
+    from render import timeline as models
+
+    for model in (models.Timeline, models.ConfigSpec, models.EventSpec, models.OutputSpec, models.Mp3Spec,
+                  models.LoopSpec, models.TagSpec):
+        missing = [name for name in model.model_fields if f"`{name}`" not in DOC and f"`mp3.{name}`" not in DOC
+                   and f"`loop.{name}`" not in DOC]
+        assert missing == [], f"{model.__name__}: {missing}"
+    for curve in ("linear", "equal-power", "ease"):
+        assert f"`{curve}`" in DOC
