@@ -37,3 +37,7 @@ def lyria_settings(api_key_file: Optional[Path], model: str, api_version: str, b
 
     return LyriaSettings(api_key_file=api_key_file, model=model, api_version=api_version,
                          base_url=base_url, ca_cert=ca_cert)
+
+# ---- batch: concurrent Lyria sessions (added for `batch`)
+SessionStagger = Annotated[float, typer.Option("--session-stagger", help="Seconds between two Lyria session starts (sessions started closer than ~45 s apart can be refused).", min=0.0, rich_help_panel=_LYRIA)]
+MaxSessions = Annotated[int, typer.Option("--max-sessions", help="Lyria sessions open at once across the batch (a session rotation briefly holds two).", min=1, rich_help_panel=_LYRIA)]
