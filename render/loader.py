@@ -181,6 +181,8 @@ def _schema_problems(exc: ValidationError, tree: Any, source: str) -> list[Probl
         grouped.setdefault(_clean_loc(tuple(err["loc"])), []).append(err)
     problems = []
     for loc, errs in grouped.items():
+        if _other_branch_is_deeper(loc, errs, grouped):
+            continue
         err = _pick(errs)
         message, hint = _describe(err, loc)
         line, col = locate(tree, loc, key=err["type"] == "extra_forbidden")
@@ -189,6 +191,17 @@ def _schema_problems(exc: ValidationError, tree: Any, source: str) -> list[Probl
         problems.append(Problem(source, line, col, field_path(loc), message, hint))
     problems.sort(key=lambda p: (p.line, p.column))
     return problems
+
+
+def _other_branch_is_deeper(loc: tuple[Any, ...], errs: list[dict[str, Any]], grouped: dict[tuple[Any, ...], Any]) -> bool:
+    """Whether ``errs`` only say "wrong type" for a union whose other branch reports inside the value.
+
+    ``loop: {crossfad: 1s}`` fails ``bool`` (wrong type) and ``LoopSpec`` (unknown field):
+    only the unknown field is worth showing.
+    """
+    if not all(e["type"].endswith("_type") for e in errs):
+        return False
+    return any(len(other) > len(loc) and other[: len(loc)] == loc for other in grouped)
 
 
 def _pick(errs: list[dict[str, Any]]) -> dict[str, Any]:
