@@ -59,6 +59,7 @@ def write_report(result: BatchResult, path: str | Path) -> None:
     """Write the JSON report atomically."""
     from .export import atomic_write_text
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(path), report_json(result))
 
 
@@ -102,6 +103,7 @@ def write_junit(result: BatchResult, path: str | Path) -> None:
     """Write the JUnit XML report atomically."""
     from .export import atomic_write_text
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(path), junit_xml(result))
 
 
