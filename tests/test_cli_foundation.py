@@ -48,6 +48,8 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "good.yaml").write_text(GOOD)
     (tmp_path / "bad.yaml").write_text(BAD)
     (tmp_path / "also.json").write_text('{"duration": 5, "prompts": ["Sitar"]}')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "short.yml").write_text("duration: 2s\nprompts: [Koto]\n")
     (tmp_path / "notes.txt").write_text("not a timeline")
     return tmp_path
 
@@ -79,7 +81,7 @@ def test_validate_folder_skips_other_files(files: Path) -> None:
     result = CliRunner().invoke(app, ["validate", str(files)])
     assert result.exit_code == 2
     ok = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("OK ")]
-    assert ok == [str(files / "also.json"), str(files / "good.yaml")]
+    assert ok == [str(files / "also.json"), str(files / "good.yaml"), str(files / "sub" / "short.yml")]
     assert "notes.txt" not in result.stdout + result.stderr
     assert result.stderr.count(": error: ") == 2
 
