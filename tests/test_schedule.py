@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import fields
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from render.schedule import ControlMessage, Schedule, curve_progress, plan, sche
 from render.timecode import to_frames
 
 SR = 48_000
+ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["Piano", "Sitar", "Indie Pop", "Danceable", "Ambient", "Chiptune"]
 CONFIG_VALUES: dict[str, Any] = {
     "guidance": st.integers(0, 60).map(lambda v: v / 10),
@@ -229,7 +231,7 @@ def _plan(text: str, **kwargs: Any) -> Schedule:
 
 
 def test_seed_example_initial_state() -> None:
-    schedule = plan(parse_timeline(open("timelines/seed_example.yaml").read()))
+    schedule = plan(parse_timeline((ROOT / "timelines" / "seed_example.yaml").read_text()))
     assert [(p.text, p.weight) for p in schedule.initial_prompts] == [("Indie Pop", 0.6), ("Sitar", 2.0),
                                                                        ("Danceable", 1.4)]
     assert schedule.initial_config == GenerationConfig(
@@ -330,7 +332,7 @@ def test_lead_in_tail_and_stream_positions() -> None:
 
 
 def test_bar_times_land_on_exact_samples_through_tempo_changes() -> None:
-    schedule = plan(parse_timeline(open("timelines/tempo_changes.json").read(), is_json=True))
+    schedule = plan(parse_timeline((ROOT / "timelines" / "tempo_changes.json").read_text(), is_json=True))
     # 3/4 at 120 bpm: a bar is 1.5 s, so bar 9 is at 12 s; then 150 bpm: a bar is 1.2 s.
     timings = {e.index: (e.sample, e.bar_beat) for e in schedule.events}
     assert timings[0] == (12 * SR, "9.1")
