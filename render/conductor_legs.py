@@ -78,11 +78,13 @@ async def pump(leg: Leg, inbox: asyncio.Queue[tuple[Leg, Any]],
                after_chunk: Callable[[Leg], Awaitable[None]]) -> None:
     """Receive from ``leg.session`` into ``inbox`` until cancelled; pause once ``stop_at`` is pulled.
 
-    ``after_chunk`` runs after each chunk is queued (it sends the control messages the
-    audio received has reached, so they are timed by what arrived, not what was processed).
+    ``after_chunk`` runs once first, then after each chunk is queued (it sends the control
+    messages the audio received has reached, so they are timed by what arrived, not what
+    was processed). Its errors end the leg like receive errors.
     """
     it = leg.session.receive()
     try:
+        await after_chunk(leg)  # messages already due at the start
         while True:
             if not leg.wants_audio():
                 leg.wake.clear()

@@ -268,7 +268,6 @@ class _Run:
         leg.pending.extend([] if at else future)
         self.legs.append(leg)
         self.current = leg
-        await self._send_due(leg)
         leg.task = asyncio.create_task(pump(leg, self.inbox, self._send_due))
         yield SessionStarted(session=segment, start_frame=start, reason=reason)
         if reason != "start":
@@ -344,10 +343,14 @@ class _Run:
         await self.writer.submit(self.spool.record, "session", info)
 
     async def _shutdown(self) -> None:
+        """Close every session and flush the writer; best effort, never masks the error in flight."""
         if self.getter is not None:
             self.getter.cancel()
         for leg in list(self.legs):
-            await self._retire(leg, "aborted")
+            try:
+                await self._retire(leg, "aborted")
+            except Exception:  # noqa: BLE001 - e.g. the spool writer already failed
+                await close_leg(leg)
         await self.writer.close()
 
     def _make_result(self, wall_s: float) -> ConductResult:
