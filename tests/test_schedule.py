@@ -351,3 +351,33 @@ def test_schedule_dict_shape() -> None:
     assert payload["messages"][-1]["config"]["density"] == 1 and payload["messages"][-1]["at_s"] == 2.5
     assert payload["events"][0] == {"index": 0, "sample": 96_000, "at_s": 2.0, "written": "2", "bar_beat": None,
                                     "ramp_frames": 48_000}
+
+
+@st.composite
+def bar_timelines(draw: st.DrawFn) -> tuple[LoadedTimeline, list[tuple[int, int]]]:
+    """Events at bar.beat positions; tempo changes only on downbeats, so every bar is whole."""
+    meter = draw(st.sampled_from([(4, 4), (3, 4), (6, 8)]))
+    bars = sorted(draw(st.sets(st.integers(1, 40), min_size=1, max_size=8)))
+    written, evs = [], []
+    for bar in bars:
+        if bar > 1 and draw(st.booleans()):
+            evs.append({"at": f"bar {bar}", "config": {"bpm": draw(st.integers(60, 200))}})
+            written.append((bar, 1))
+        beat = draw(st.integers(2, meter[0]))
+        evs.append({"at": draw(st.sampled_from([f"{bar}.{beat}", f"bar {bar} beat {beat}"])), "weights": {"Piano": 2}})
+        written.append((bar, beat))
+    data = {"duration": f"{bars[-1] + 1} bars", "meter": f"{meter[0]}/{meter[1]}", "prompts": ["Piano"],
+            "config": {"bpm": draw(st.integers(60, 200))}, "events": evs}
+    return timeline_from_data(data), written
+
+
+@FAST
+@given(bar_timelines())
+def test_bar_times_through_tempo_changes_land_where_written(case: tuple[LoadedTimeline, list[tuple[int, int]]]) -> None:
+    loaded, written = case
+    schedule = plan(loaded)
+    timings = sorted(schedule.events, key=lambda e: e.index)
+    assert [e.bar_beat for e in timings] == [f"{bar}.{beat}" for bar, beat in written]
+    samples = [e.sample for e in timings]
+    assert samples == sorted(samples) and len(set(samples)) == len(samples)
+    assert all(0 <= m.sample < schedule.duration_frames for m in schedule.messages)
