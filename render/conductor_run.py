@@ -212,17 +212,18 @@ class _Run:
             return
         except TransientBackendError as exc:
             failure = str(exc)
-        async for ev in self._reconnect(failure):
+        async for ev in self._reconnect(failure, reason):
             yield ev
 
-    async def _reconnect(self, reason: str) -> AsyncIterator[ProgressEvent]:
+    async def _reconnect(self, reason: str, first: str | None = None) -> AsyncIterator[ProgressEvent]:
+        """Back off, then open a session at ``received_end - overlap``; ``first`` keeps a start/resume reason."""
         while True:
             delay = self._next_attempt(reason)
             yield Reconnecting(attempt=self.attempts, delay_s=delay, reason=reason)
             await asyncio.sleep(delay)
             start = max(0, self.received_end - self.overlap)
             try:
-                async for ev in self._open_leg(lambda: start, "reconnect"):
+                async for ev in self._open_leg(lambda: start, first or "reconnect"):
                     yield ev
                 return
             except TransientBackendError as exc:
@@ -243,7 +244,8 @@ class _Run:
         """Connect, send the state at the start position and queue/schedule messages, play."""
         holding = self.o.gate_timeout_s if self.legs else None
         session, stack = await open_session(self.c.backend, self.c.session_gate, self.o.stall_timeout_s, holding)
-        previous = self.current
+        segments = self.spool.all_segments()
+        previous = self.current.segment if self.current else (segments[-1].id if segments else None)
         try:
             start = start_of()
             prompts, config, epoch = self.sched.state_at(start - self.sched.lead_in_frames)
@@ -270,9 +272,9 @@ class _Run:
         self.current = leg
         leg.task = asyncio.create_task(pump(leg, self.inbox, self._send_due))
         yield SessionStarted(session=segment, start_frame=start, reason=reason)
-        if reason != "start":
-            seam = {"reason": reason, "session": segment, "previous_session": None if previous is None
-                    else previous.segment, "at_frame": start, "overlap_frames": max(0, self.received_end - start)}
+        if reason != "start" and (reason != "resume" or self.received_end > 0):
+            seam = {"reason": reason, "session": segment, "previous_session": previous, "at_frame": start,
+                    "overlap_frames": max(0, self.received_end - start)}
             if reason == "rotation":
                 seam["overlap_frames"] = min(self.overlap, self.total - start)
             self.seams.append(seam)

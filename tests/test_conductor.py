@@ -176,6 +176,17 @@ def test_drop_or_stall_reconnects_with_seam_and_loses_nothing(tmp_path: Path, fa
     assert [e["effective_sample"] for e in conductor.result.events] == [48_000, 96_000, 120_000]
 
 
+def test_refused_first_connection_is_retried_without_a_seam(tmp_path: Path) -> None:
+    sched = make_schedule()
+    backend = FaultyBackend(inner=FakeBackend(), plan=[Fault(kind="refuse"), Fault(kind="refuse")])
+    spool = make_spool(tmp_path / "s", sched)
+    conductor = Conductor(backend, sched, spool, ConductorOptions(**FAST))
+    events = conduct(conductor)
+    assert [e.attempt for e in events if isinstance(e, Reconnecting)] == [1, 2] and backend.connects == 3
+    assert [(s["reason"], s["ended"]) for s in conductor.result.sessions] == [("start", "finished")]
+    assert conductor.result.seams == () and spool.received_end == sched.total_frames
+
+
 def test_auth_error_fails_fast_without_retry(tmp_path: Path) -> None:
     sched = make_schedule()
     for plan in ([Fault(kind="auth", after=-1)], [Fault(kind="auth", after=3)]):
@@ -214,7 +225,7 @@ def test_retries_exhausted_keeps_spool_then_resume_completes(tmp_path: Path) -> 
     assert r.resumed and r.received_frames == sched.total_frames
     assert [(s.start, s.frames) for s in r.segments] == [(0, 57_600), (48_000, 132_000)]
     assert r.segments[0].path.read_bytes() == first  # what was received before is untouched
-    assert [s["reason"] for s in r.seams] == ["resume"]
+    assert [(s["reason"], s["previous_session"], s["overlap_frames"]) for s in r.seams] == [("resume", 0, 9600)]
     assert [e["effective_sample"] for e in r.events] == [48_000, 96_000, 120_000]
     assert [s["ended"] for s in r.sessions] == ["failed: websocket closed with 1011 (injected)", "finished"]
 
