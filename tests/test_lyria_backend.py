@@ -212,7 +212,7 @@ def test_fault_targets_only_the_first_connection() -> None:
 
 
 def test_start_latency_delays_first_audio() -> None:
-    latency_s = 0.8
+    latency_s = 0.5
 
     async def body(backend: LyriaBackend) -> float:
         async with backend.connect() as session:
@@ -227,7 +227,7 @@ def test_start_latency_delays_first_audio() -> None:
 
 
 def test_change_latency_delays_prompt_changes() -> None:
-    latency_s = 0.8
+    latency_s = 0.5
     new = (type(PROMPTS[0])(text="Bagpipes", weight=1.0),)
 
     async def body(backend: LyriaBackend) -> float:

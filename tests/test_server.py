@@ -18,12 +18,16 @@ from google.genai import types
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from render.backends.base import AudioChunk
+from render.backends.offline import OfflineBackend
 from render.errors import UsageError
 from render.server import FaultPlan, Server, load_fault_plans
 from render.server.faults import plan_for_connection
 from render.server.protocol import MIME_TYPE
 
-from lyria_utils import API_KEY, CHUNK_S, clean_env, client_ssl_context, python, run, serving
+from lyria_utils import (
+    API_KEY, CHUNK_S, CONFIG, Received, backend_for, clean_env, client_ssl_context, collect, python, run, serving, start,
+)
 
 MUSIC_PATH = "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateMusic"
 
@@ -223,3 +227,47 @@ def test_usage_errors_are_clear() -> None:
     with pytest.raises(UsageError, match="--cert and --key"):
         with Server(port=0, cert=Path("/nonexistent.pem")):
             pass
+
+
+def test_audio_and_reset_rules_pass_through_bit_exact() -> None:
+    """Chunks equal the offline engine's own output for the same calls: the server forwards
+    bpm changes without adding a reset (the engine keeps the old tempo until one), and the
+    client's reset lands at a chunk boundary."""
+    chunk_s, frames = 0.1, 4800
+    base = CONFIG
+    faster = CONFIG.replace(bpm=150)
+
+    async def remote(server: Server) -> tuple[list[AudioChunk], int]:
+        got = Received()
+        async with backend_for(server).connect() as session:
+            await start(session, config=base)
+            await collect(session, chunks=2, into=got)
+            await session.set_music_generation_config(faster)
+            while got.chunks[-1].spans[0].config.bpm != 150:
+                await collect(session, chunks=len(got.chunks) + 1, into=got)
+            changed_at = len(got.chunks) - 1
+            await session.reset_context()
+            await collect(session, chunks=len(got.chunks) + 5, into=got)
+        return got.chunks, changed_at
+
+    async def reference(count: int, change_at: int, reset_at: int | None) -> list[bytes]:
+        async with OfflineBackend(chunk_frames=frames).connect() as session:
+            await start(session, config=base)
+            await session.set_music_generation_config(faster, at_sample=change_at * frames)
+            if reset_at is not None:
+                await session.reset_context(at_sample=reset_at * frames)
+            pcm = []
+            async for chunk in session.receive():
+                pcm.append(chunk.pcm)
+                if len(pcm) == count:
+                    return pcm
+        raise AssertionError("unreachable")
+
+    with serving(pace="realtime", chunk_s=chunk_s) as server:
+        chunks, k = run(remote(server))
+    received = [c.pcm for c in chunks]
+    no_reset = run(reference(len(received), k, None))
+    assert received[:k + 1] == no_reset[:k + 1], "the bpm change alone must not reset (pass-through)"
+    j = next((i for i, (a, b) in enumerate(zip(received, no_reset)) if a != b), None)
+    assert j is not None and j > k, "the reset must change the audio after the bpm change"
+    assert received == run(reference(len(received), k, j)), "the reset lands exactly at chunk boundary j"
