@@ -28,6 +28,7 @@ from .conductor_events import (
     ServerWarned, SessionStarted,
 )
 from .conductor_run import _Run
+from .errors import UsageError
 from .schedule import Schedule
 from .spool import Spool
 
@@ -60,6 +61,19 @@ class ConductorOptions:
     strict: bool = False               # a filtered prompt fails the render
     healthy_after_s: float = 30.0      # a session that delivered this much audio resets the retry count
     gate_timeout_s: float = 60.0       # longest gate wait while holding a session (rotation); then retry
+
+    def __post_init__(self) -> None:
+        positive = ("session_limit_s", "stall_timeout_s", "gate_timeout_s")
+        non_negative = ("overlap_s", "backoff_base_s", "backoff_max_s", "control_lead_s", "healthy_after_s",
+                        "max_reconnects")
+        for name in positive + non_negative:
+            value = getattr(self, name)
+            if not value >= 0 or (name in positive and value == 0):
+                raise UsageError(f"ConductorOptions.{name}={value!r}: must be {'> 0' if name in positive else '>= 0'}")
+        if self.overlap_s >= self.session_limit_s:
+            raise UsageError(
+                f"ConductorOptions.overlap_s={self.overlap_s:g} must be shorter than session_limit_s="
+                f"{self.session_limit_s:g}", hint="sessions overlap only at their handover, e.g. 4 s of 540 s")
 
 
 class Conductor:

@@ -322,8 +322,24 @@ def test_offline_render_effective_equals_requested(tmp_path: Path) -> None:
     assert [(e["effective_sample"], e["estimated"]) for e in r.events] == [
         (48_000, False), (96_000, False), (120_000, False)]
     assert [s["reason"] for s in r.seams] == ["rotation", "rotation"]
-    pcm = np.frombuffer(r.segments[0].path.read_bytes(), "<i2")
-    assert len(pcm) == r.segments[0].frames * 2 and np.abs(pcm).max() > 0
+    for seg_id, seg in enumerate(r.segments):  # each session's chunks are contiguous from its start
+        starts = [c.start for c in spool.iter_chunks() if c.segment == seg_id]
+        assert starts == list(range(seg.start, seg.start + seg.frames, 24_000))
+        pcm = np.frombuffer(seg.path.read_bytes(), "<i2")
+        assert len(pcm) == seg.frames * 2 and np.abs(pcm).max() > 1000
+    spans = [sp for c in spool.iter_chunks() for sp in c.spans]
+    assert {sp["start_sample"] for sp in spans} >= {72_000, 120_000, 144_000}  # exact change points, stream frames
+
+
+def test_options_are_checked() -> None:
+    from render.errors import UsageError
+
+    with pytest.raises(UsageError, match="overlap_s=4 must be shorter than session_limit_s=3"):
+        ConductorOptions(session_limit_s=3.0)
+    with pytest.raises(UsageError, match="stall_timeout_s=0"):
+        ConductorOptions(stall_timeout_s=0)
+    with pytest.raises(UsageError, match="max_reconnects=-1"):
+        ConductorOptions(max_reconnects=-1)
 
 
 def test_sigkill_mid_render_then_resume(tmp_path: Path) -> None:
