@@ -107,7 +107,7 @@ def _crash(name: str, b: float, decay: float) -> np.ndarray:
 DRUM_SOUNDS = {
     "kick": lambda b: _kick("kick", b, 150, 52, 0.03, 0.30, 0.4, 0.6),
     "kick_rock": lambda b: _kick("kick_rock", b, 170, 55, 0.025, 0.25, 0.8, 0.5),
-    "kick_808": lambda b: _kick("kick_808", b, 110, 45, 0.05, 0.9, 0.15, 1.8),
+    "kick_808": lambda b: _kick("kick_808", b, 110, 45, 0.05, 0.55, 0.15, 1.2),
     "kick_909": lambda b: _kick("kick_909", b, 200, 50, 0.02, 0.35, 0.9, 0.6),
     "kick_lofi": lambda b: _band(_kick("kick_lofi", b, 120, 50, 0.03, 0.25, 0.2, 0.5), None, 2500),
     "kick_chip": lambda b: _kick("kick_chip", b, 300, 60, 0.02, 0.12, 0.0, 0.3),
@@ -155,6 +155,9 @@ def drum_sound(name: str, bright_bucket: int, buckets: int = 6) -> np.ndarray:
     bright = (bright_bucket + 0.5) / buckets
     x = np.asarray(DRUM_SOUNDS[name](bright), dtype=np.float64)
     x /= max(1e-9, float(np.max(np.abs(x))))
+    level = np.abs(x[::128])
+    loud = np.nonzero(level > 10 ** (-50 / 20.0))[0]
+    x = x[: min(x.size, (int(loud[-1]) + 2) * 128)] if loud.size else x[:128]
     tail = min(x.size, 480)
     x[-tail:] *= np.linspace(1.0, 0.0, tail)
     return x.astype(np.float32)

@@ -25,7 +25,7 @@ from .instruments import INSTRUMENTS
 from .mix import BusCompressor, Reverb, Ring, soft_clip
 from .patterns import SCALE_TONIC
 from .style import DEFAULT_STYLE, StyleVector, lerp_styles, stable_hash
-from .voices import BRIGHT_BUCKETS, NoteCache
+from .voices import BRIGHT_BUCKETS, SHARED_CACHE, length_class
 from .vocabulary import style_of_prompts
 
 __all__ = ["Engine", "Rendered", "ENGINE_VERSION"]
@@ -41,7 +41,7 @@ _BASE_SEND = (0.10, 0.02, 0.30)
 
 @dataclass(frozen=True, kw_only=True)
 class Rendered:
-    """One rendered span of audio: (frames, 2) float32 in [-1, 1], plus control spans."""
+    """One rendered span of audio: (2, frames) float32 in [-1, 1], plus control spans."""
 
     audio: np.ndarray
     spans: tuple[tuple[int, tuple[WeightedPrompt, ...], GenerationConfig, int], ...]
@@ -109,7 +109,7 @@ class Engine:
         self._sends = [Track(s) for s in _BASE_SEND]
         self._reverb = Reverb()
         self._bus = BusCompressor()
-        self._cache = NoteCache()
+        self._cache = SHARED_CACHE
         self._bars: OrderedDict[tuple, list] = OrderedDict()
         self._fades: dict[int, np.ndarray] = {}
 
@@ -179,7 +179,7 @@ class Engine:
             parts.append(self._render_block(a, b, spans))
         audio = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         info = {"engine": "procedural (not neural)", "bpm": self._bpm, "epoch": self.epoch, **self._info}
-        return Rendered(audio=np.ascontiguousarray(audio.T), spans=tuple(spans), info=info)
+        return Rendered(audio=audio, spans=tuple(spans), info=info)
 
     def _render_block(self, a: int, b: int, spans: list) -> np.ndarray:
         cur = a
@@ -246,7 +246,9 @@ class Engine:
                 midi += 12
             while midi > spec.high:
                 midi -= 12
-        samples = self._cache.get(inst, midi, bucket)
+        d = None if dur is None else max(64, int(dur * step_frames))
+        lcls = length_class(spec, None if d is None else (d / SAMPLE_RATE + spec.release_s)) if spec else 0
+        samples = self._cache.get(inst, midi, bucket, lcls)
         gain = vel * _GROUP_GAIN[group] * (spec.gain if spec else 1.0)
         angle = (max(-1.0, min(1.0, pan)) + 1.0) * math.pi / 4
         gl, gr = gain * math.cos(angle) * math.sqrt(2), gain * math.sin(angle) * math.sqrt(2)
@@ -254,7 +256,6 @@ class Engine:
         if dur is None or spec is None:
             ring.add(onset, samples, gl, gr)
             return
-        d = max(64, int(dur * step_frames))
         rel = int(spec.release_s * SAMPLE_RATE)
         if d + rel >= samples.shape[0]:
             ring.add(onset, samples, gl, gr)

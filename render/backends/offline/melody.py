@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from functools import lru_cache
 
 from .arrange import PhrasePlan, candidate_count
 from .style import stable_hash
@@ -18,7 +19,8 @@ __all__ = ["lead_bar", "motif"]
 _WEIGHT = [4.0, 0.5, 1.5, 0.5, 3.0, 0.5, 1.5, 0.5, 3.5, 0.5, 1.5, 0.5, 3.0, 0.5, 1.5, 0.8]
 
 
-def motif(seed: int, notes_per_bar: int, sync: float, legato: float, temperature: float, top_k: int) -> list[tuple[float, int, float, float]]:
+@lru_cache(maxsize=256)
+def motif(seed: int, notes_per_bar: int, sync: float, legato: float, temperature: float, top_k: int) -> tuple[tuple[float, int, float, float], ...]:
     """A deterministic 2-bar motif.
 
     Returns:
@@ -43,7 +45,7 @@ def motif(seed: int, notes_per_bar: int, sync: float, legato: float, temperature
             out.append((float(step + half), rel, dur, vel))
             rel += rng.choices([s for _, s in probs], weights=[p for p, _ in probs])[0]
             rel = max(-4, min(8, rel))
-    return out
+    return tuple(out)
 
 
 def _weighted_sample(rng: random.Random, items: list[int], weights: list[float], k: int) -> list[int]:

@@ -15,6 +15,8 @@ the same arithmetic however the stream is cut into chunks.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import fft as sfft
 
@@ -75,8 +77,8 @@ class Ring:
 class Reverb:
     """Stereo reverb at 12 kHz from a mono send (see module docstring)."""
 
-    BLOCK = 1024  # decimated samples per late-reverb block
-    OFFSET = BLOCK + 2  # the late tail starts here (85 ms at 48 kHz)
+    BLOCK = 2048  # decimated samples per late-reverb block
+    OFFSET = BLOCK + 2  # the late tail starts here (171 ms); early reflections fill the gap
     _RING = 1 << 16
 
     def __init__(self, tail_s: float = 1.3, seed: int = 7) -> None:
@@ -95,9 +97,9 @@ class Reverb:
         self.parts = parts
         self.fdl = np.zeros((2 * parts, self.BLOCK + 1), dtype=np.complex64)
         self.prev = np.zeros(self.BLOCK, dtype=np.float32)
-        taps = rng.uniform(40, self.OFFSET - 20, size=(2, 9)).astype(np.int64)
-        self.taps = np.sort(taps, axis=1)
-        self.tap_gain = (0.5 * np.exp(-self.taps / 700.0) * rng.choice([-1, 1], size=taps.shape)).astype(np.float32)
+        taps = np.sort(rng.uniform(0.0, 1.0, size=(2, 12)) ** 1.3 * (self.OFFSET - 60) + 40, axis=1).astype(np.int64)
+        self.taps = taps
+        self.tap_gain = (0.42 * np.exp(-taps / 1400.0) * rng.choice([-1, 1], size=taps.shape)).astype(np.float32)
         self.send = np.zeros(self._RING, dtype=np.float32)
         self.late = np.zeros((2, self._RING), dtype=np.float32)
         self.pending = np.zeros(0, dtype=np.float32)
@@ -105,8 +107,19 @@ class Reverb:
         self.blocks = 0
 
     def _ring_slice(self, ring: np.ndarray, start: int, n: int) -> np.ndarray:
-        idx = np.arange(start, start + n) & (self._RING - 1)
-        return ring[..., idx]
+        """Samples ``[start, start + n)`` of a ring (a view when they do not wrap)."""
+        i = start & (self._RING - 1)
+        if i + n <= self._RING:
+            return ring[..., i : i + n]
+        return np.concatenate([ring[..., i:], ring[..., : i + n - self._RING]], axis=-1)
+
+    def _ring_write(self, ring: np.ndarray, start: int, values: np.ndarray) -> None:
+        n = values.shape[-1]
+        i = start & (self._RING - 1)
+        first = min(n, self._RING - i)
+        ring[..., i : i + first] = values[..., :first]
+        if first < n:
+            ring[..., : n - first] = values[..., first:]
 
     def _decimate(self, send: np.ndarray) -> None:
         x = np.concatenate([self.pending, send]) if self.pending.size else send
@@ -114,24 +127,22 @@ class Reverb:
         g = x[: groups * _DEC].reshape(groups, _DEC)
         dec = ((g[:, 0] + g[:, 1]) + (g[:, 2] + g[:, 3])) * np.float32(0.25)
         self.pending = x[groups * _DEC :].copy()
-        idx = np.arange(self.dec_count, self.dec_count + groups) & (self._RING - 1)
-        self.send[idx] = dec
+        self._ring_write(self.send, self.dec_count, dec)
         self.dec_count += groups
 
     def _late_blocks(self) -> None:
         B, P = self.BLOCK, self.parts
         while (self.blocks + 1) * B <= self.dec_count:
             k = self.blocks
-            cur = self._ring_slice(self.send, k * B, B)
-            X = sfft.rfft(np.concatenate([self.prev, cur])).astype(np.complex64)
+            cur = self._ring_slice(self.send, k * B, B).copy()
+            X = sfft.rfft(np.concatenate([self.prev, cur]))
             slot = k % P
             self.fdl[slot] = X
             self.fdl[slot + P] = X
             window = self.fdl[slot + 1 : slot + 1 + P]
             Y = (window[None, :, :] * self.H).sum(axis=1)
-            y = sfft.irfft(Y, n=2 * B, axis=1)[:, B:].astype(np.float32)
-            idx = np.arange(k * B + self.OFFSET, (k + 1) * B + self.OFFSET) & (self._RING - 1)
-            self.late[:, idx] = y
+            y = sfft.irfft(Y, n=2 * B, axis=1)[:, B:]
+            self._ring_write(self.late, k * B + self.OFFSET, y)
             self.prev = cur
             self.blocks += 1
 
@@ -146,11 +157,14 @@ class Reverb:
         for ch in range(2):
             for d, g in zip(self.taps[ch], self.tap_gain[ch]):
                 wet[ch] += g * self._ring_slice(self.send, m0 - int(d), m1 - m0)
-        pos = np.arange(start, start + n)
-        i = (pos >> 2) - m0
-        frac = ((pos & 3) * 0.25).astype(np.float32)
-        w0 = wet[:, i]
-        return w0 + frac * (wet[:, i + 1] - w0)
+        # linear interpolation to 48 kHz over the 4-aligned superset, then cut
+        w0 = wet[:, :-1]
+        up = (w0[:, :, None] + _FRAC[None, None, :] * (wet[:, 1:] - w0)[:, :, None]).reshape(2, -1)
+        off = start - 4 * m0
+        return up[:, off : off + n]
+
+
+_FRAC = np.array([0.0, 0.25, 0.5, 0.75], dtype=np.float32)
 
 
 class BusCompressor:
@@ -169,30 +183,55 @@ class BusCompressor:
 
     def _target(self, mean_square: float) -> float:
         self.env = max(mean_square, self.env * self.release)
-        level_db = 10.0 * np.log10(self.env + 1e-12)
-        over = level_db - self.threshold_db
-        return float(10.0 ** (-over * (1.0 - 1.0 / self.ratio) / 20.0)) if over > 0 else 1.0
+        over = 10.0 * math.log10(self.env + 1e-12) - self.threshold_db
+        return 10.0 ** (-over * (1.0 - 1.0 / self.ratio) / 20.0) if over > 0 else 1.0
 
     def process(self, start: int, x: np.ndarray) -> np.ndarray:
-        """Compress (2, n) audio at frames ``[start, start + n)``; returns a new array."""
+        """Compress (2, n) audio at frames ``[start, start + n)`` in place and return it."""
         B = self.BLOCK
         n = x.shape[1]
-        out = np.empty_like(x)
-        done = 0
-        while done < n:
-            pos = start + done
-            k = pos // B
-            take = min(n - done, (k + 1) * B - pos)
-            g0, g1 = self.targets
-            frac = (np.arange(pos - k * B, pos - k * B + take, dtype=np.float32) / B)
-            out[:, done : done + take] = x[:, done : done + take] * (g0 + (g1 - g0) * frac)
-            self.pending = np.concatenate([self.pending, x[:, done : done + take]], axis=1)
-            if self.pending.shape[1] == B:
-                ms = float(np.mean(self.pending.astype(np.float64) ** 2))
-                self.targets = [g1, self._target(ms)]
-                self.pending = np.zeros((2, 0), dtype=np.float32)
-            done += take
-        return out
+        k0 = start // B
+        k1 = (start + n - 1) // B
+        completed = self._measure(x)
+        count = k1 - k0 + 1
+        g0 = np.empty(count, dtype=np.float32)
+        g1 = np.empty(count, dtype=np.float32)
+        targets = list(self.targets)
+        for j in range(count):
+            g0[j], g1[j] = targets[-2], targets[-1]
+            if j < len(completed):
+                targets.append(self._target(completed[j]))
+        self.targets = targets[-2:]
+        gain = (g0[:, None] + (g1 - g0)[:, None] * _RAMP[None, :]).reshape(-1)
+        off = start - k0 * B
+        x *= gain[off : off + n]
+        return x
+
+    def _measure(self, x: np.ndarray) -> list[float]:
+        """Mean squares of the grid blocks that ``x`` completes (before any gain)."""
+        B = self.BLOCK
+        n = x.shape[1]
+        need = B - self.pending.shape[1]
+        if n < need:
+            self.pending = np.concatenate([self.pending, x], axis=1)
+            return []
+        first = np.concatenate([self.pending, x[:, :need]], axis=1)
+        completed = _mean_square(first[:, None, :])
+        whole = (n - need) // B
+        if whole:
+            completed += _mean_square(x[:, need : need + whole * B].reshape(2, whole, B))
+        self.pending = x[:, need + whole * B :].copy()
+        return completed
+
+
+_RAMP = (np.arange(BusCompressor.BLOCK, dtype=np.float32) / np.float32(BusCompressor.BLOCK)).astype(np.float32)
+
+
+def _mean_square(blocks: np.ndarray) -> list[float]:
+    """Mean square of each block of a (2, K, B) float32 array (same arithmetic for any K)."""
+    sq = blocks.astype(np.float64) ** 2
+    sums = sq.sum(axis=2)
+    return [float((sums[0, k] + sums[1, k]) / (2 * blocks.shape[2])) for k in range(blocks.shape[1])]
 
 
 def soft_clip(x: np.ndarray, ceiling: float = 0.97, knee: float = 0.8) -> np.ndarray:

@@ -25,6 +25,15 @@ __all__ = ["OfflineBackend", "OfflineSession", "MODEL_NAME"]
 MODEL_NAME = "lyria-render-procedural-1"
 
 
+def to_pcm16(audio: np.ndarray) -> bytes:
+    """(2, n) float audio in [-1, 1] -> interleaved 16-bit little-endian PCM bytes."""
+    scaled = audio * np.float32(32767.0)
+    np.clip(scaled, -32767.0, 32767.0, out=scaled)
+    out = np.empty((audio.shape[1], 2), dtype="<i2")
+    np.rint(scaled.T, out=out, casting="unsafe")
+    return out.tobytes()
+
+
 class OfflineSession:
     """A live session on the embedded procedural engine (implements ``Session``).
 
@@ -116,7 +125,7 @@ class OfflineSession:
         """Render the next chunk now (what :meth:`receive` does for each step)."""
         start = self._next_frame
         rendered = self._engine.render(start, self.chunk_frames)
-        pcm = np.round(rendered.audio * 32767.0).clip(-32767, 32767).astype("<i2").tobytes()
+        pcm = to_pcm16(rendered.audio)
         spans = tuple(ControlSpan(start_sample=s, prompts=p, config=c, epoch=e) for s, p, c, e in rendered.spans)
         self._next_frame = start + self.chunk_frames
         return AudioChunk(pcm=pcm, start_sample=start, spans=spans, info=rendered.info)

@@ -24,7 +24,7 @@ from .instruments import INSTRUMENTS, Instrument
 from .drums import drum_sound
 from .style import stable_hash
 
-__all__ = ["NoteCache", "synth_note", "BRIGHT_BUCKETS", "note_freq"]
+__all__ = ["NoteCache", "SHARED_CACHE", "synth_note", "length_class", "LENGTH_CLASSES_S", "BRIGHT_BUCKETS", "note_freq"]
 
 SR = 48_000
 BRIGHT_BUCKETS = 6
@@ -36,7 +36,7 @@ def note_freq(midi: float) -> float:
     return 440.0 * 2.0 ** ((midi - 69) / 12.0)
 
 
-def _table(f0_hz: float, ratios: np.ndarray, amps: np.ndarray, phases: np.ndarray) -> np.ndarray:
+def _table(f0_hz: float, ratios: np.ndarray, amps: np.ndarray, phases: np.ndarray, oversample: int = 1) -> np.ndarray:
     """One block of exactly ``M`` periods of ``f0_hz`` holding the given partials.
 
     Args:
@@ -44,6 +44,8 @@ def _table(f0_hz: float, ratios: np.ndarray, amps: np.ndarray, phases: np.ndarra
         ratios: partial frequencies as multiples of ``f0_hz`` (need not be integers).
         amps: partial amplitudes (linear).
         phases: partial start phases in radians.
+        oversample: the block is band-limited-interpolated to this many points per
+            sample (for fractional reads).
 
     Returns:
         float32 block whose tiling is phase-continuous.
@@ -52,30 +54,26 @@ def _table(f0_hz: float, ratios: np.ndarray, amps: np.ndarray, phases: np.ndarra
     length = int(round(m * SR / f0_hz))
     bins = np.rint(ratios * m).astype(np.int64)
     ok = (bins > 0) & (bins < length // 2)
-    spec = np.zeros(length // 2 + 1, dtype=np.complex128)
+    spec = np.zeros(length * oversample // 2 + 1, dtype=np.complex128)
     np.add.at(spec, bins[ok], amps[ok] * np.exp(1j * phases[ok]))
-    return (sfft.irfft(spec, n=length) * (length / 2.0)).astype(np.float32)
+    return (sfft.irfft(spec, n=length * oversample) * (length * oversample / 2.0)).astype(np.float32)
 
 
-def _read(table: np.ndarray, n: int, rate: float = 1.0, vib: np.ndarray | None = None) -> np.ndarray:
-    """``n`` samples of a looping table, at a pitch ``rate`` and with optional vibrato.
+_OVER = 4
 
-    ``vib`` is an offset in table samples (same length ``n``). Integer reads at rate 1
-    are plain tiling; otherwise linear interpolation.
+
+def _read_index(n: int, length: int, rate: float = 1.0, vib: np.ndarray | None = None) -> np.ndarray:
+    """Indices into an :data:`_OVER`-times oversampled looping table of ``length`` points.
+
+    Reading the nearest oversampled point keeps the jitter under 1/8 sample. ``vib`` is
+    a pitch-modulation offset in output samples.
     """
-    length = table.shape[0]
-    if vib is None and rate == 1.0:
-        return np.resize(table, n)
-    pos = np.arange(n, dtype=np.float64) * rate
+    pos = np.arange(n, dtype=np.float32) * np.float32(rate * _OVER)
     if vib is not None:
         pos += vib
-    idx = np.floor(pos)
-    frac = (pos - idx).astype(np.float32)
-    i0 = idx.astype(np.int64) % length
-    i1 = i0 + 1
-    i1[i1 == length] = 0
-    a = table[i0]
-    return a + frac * (table[i1] - a)
+    idx = np.rint(pos).astype(np.int32)
+    idx %= np.int32(length)
+    return idx
 
 
 def _cutoff_hz(bright: float) -> float:
@@ -135,22 +133,54 @@ def _formant_gain(freqs: np.ndarray, vowel: str) -> np.ndarray:
 
 
 def _envelope(t: np.ndarray, attack_s: float, decay_s: float, sustain: float, swell_s: float = 0.0) -> np.ndarray:
-    """Attack ramp, exponential decay to a sustain level; all times in seconds."""
-    env = 1.0 - np.exp(-t / max(attack_s, 1e-4))
-    if decay_s > 0:
-        env *= sustain + (1.0 - sustain) * np.exp(-t / decay_s)
-    if swell_s > 0:
-        env *= 1.0 - 0.85 * np.exp(-t / swell_s)
-    return env.astype(np.float32)
+    """Attack ramp, exponential decay to a sustain level; all times in seconds (float32)."""
+    n = t.shape[0]
+    if decay_s > 0 and sustain < 1.0:
+        env = np.exp(t * np.float32(-1.0 / decay_s))
+        if sustain > 0:
+            env *= np.float32(1.0 - sustain)
+            env += np.float32(sustain)
+    else:
+        env = np.ones(n, dtype=np.float32)
+    for tau, depth in ((max(attack_s, 1e-4), 1.0), (swell_s, 0.85)):
+        if tau <= 0:
+            continue
+        k = min(n, int(tau * 6 * SR))
+        env[:k] *= 1.0 - depth * np.exp(t[:k] * np.float32(-1.0 / tau))
+    return env
 
 
-def synth_note(inst: Instrument, midi: int, bright_bucket: int) -> np.ndarray:
-    """Render one note of ``inst`` at its natural (maximum) length.
+LENGTH_CLASSES_S = (0.6, 1.25, 2.5, 4.5)
+
+
+def length_class(inst: Instrument, needed_s: float | None) -> int:
+    """The shortest cached length class that holds ``needed_s`` (decaying instruments: always the longest)."""
+    if needed_s is None or not _sustained(inst):
+        return len(LENGTH_CLASSES_S) - 1
+    for i, length in enumerate(LENGTH_CLASSES_S):
+        if needed_s <= length or length >= inst.max_s:
+            return i
+    return len(LENGTH_CLASSES_S) - 1
+
+
+def _sustained(inst: Instrument) -> bool:
+    flag = _SUSTAINED.get(inst.name)
+    if flag is None:
+        flag = _SUSTAINED[inst.name] = any(env[2] > 0 for _, _, env in inst.spec["bands"])
+    return flag
+
+
+_SUSTAINED: dict[str, bool] = {}
+
+
+def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int = len(LENGTH_CLASSES_S) - 1) -> np.ndarray:
+    """Render one note of ``inst``.
 
     Args:
         inst: the instrument.
         midi: MIDI pitch.
         bright_bucket: brightness bucket, 0 (dark) .. BRIGHT_BUCKETS-1 (bright).
+        length_cls: index into :data:`LENGTH_CLASSES_S` (capped at the instrument's ``max_s``).
 
     Returns:
         Mono float32 samples, peak about 1 at full velocity.
@@ -161,23 +191,47 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int) -> np.ndarray:
     rng = np.random.default_rng(stable_hash("note", inst.name, midi, bright_bucket))
     ratios, amps = _spectrum(inst, f0, bright, rng)
     phases = rng.uniform(0, 2 * np.pi, ratios.shape[0]) if sp.get("random_phase", True) else np.zeros(ratios.shape[0])
-    n = int(inst.max_s * SR)
-    t = np.arange(n, dtype=np.float32) / SR
+    n = int(min(inst.max_s, LENGTH_CLASSES_S[length_cls]) * SR)
+    t = np.arange(n, dtype=np.float32) * np.float32(1.0 / SR)
     vib = _vibrato(sp, n, t, f0)
     out = np.zeros(n, dtype=np.float32)
+    plain = vib is None and not sp.get("chorus")
+    indices: list[np.ndarray] = []
     for lo, hi, env_spec in sp["bands"]:
         sel = (ratios >= lo) & (ratios < hi)
         if not sel.any():
             continue
-        table = _table(f0, ratios[sel], amps[sel], phases[sel])
-        env = _band_env(env_spec, t, f0, bright)
-        out += _read(table, n, vib=vib) * env
-        if sp.get("chorus"):
-            out += 0.7 * _read(table, n, rate=1.0 + sp["chorus"], vib=None if vib is None else -vib) * env
+        if plain:
+            out += np.resize(_table(f0, ratios[sel], amps[sel], phases[sel]), n) * _band_env(env_spec, t, f0, bright)
+            continue
+        table = _table(f0, ratios[sel], amps[sel], phases[sel], oversample=_OVER)
+        if not indices:
+            indices.append(_read_index(n, table.shape[0], vib=vib))
+            if sp.get("chorus"):
+                indices.append(_read_index(n, table.shape[0], 1.0 + sp["chorus"], None if vib is None else -vib))
+        voice = table[indices[0]]
+        if len(indices) > 1:
+            voice += np.float32(0.7) * table[indices[1]]
+        out += voice * _band_env(env_spec, t, f0, bright)
     if sp.get("noise"):
         out += _breath(sp["noise"], n, t, rng, bright)
     peak = float(np.max(np.abs(out[: min(n, SR)]))) or 1.0
-    return out * (1.0 / peak)
+    out *= np.float32(1.0 / peak)
+    tail = min(n, 2400)
+    out[n - tail :] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
+    return _trim(out)
+
+
+def _trim(x: np.ndarray, floor_db: float = -54.0) -> np.ndarray:
+    """Drop the inaudible tail (below ``floor_db`` of the peak) to save mixing work."""
+    level = np.abs(x[::256])
+    loud = np.nonzero(level > 10 ** (floor_db / 20.0))[0]
+    end = min(x.shape[0], (int(loud[-1]) + 2) * 256) if loud.size else 256
+    if end < x.shape[0]:
+        x = x[:end].copy()
+        tail = min(end, 256)
+        x[end - tail :] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
+    return x
 
 
 def _band_env(env_spec: tuple, t: np.ndarray, f0: float, bright: float) -> np.ndarray:
@@ -190,21 +244,45 @@ def _band_env(env_spec: tuple, t: np.ndarray, f0: float, bright: float) -> np.nd
 
 
 def _vibrato(sp: dict, n: int, t: np.ndarray, f0: float) -> np.ndarray | None:
+    """Pitch-modulation offset in oversampled table points, piecewise linear at a 64-sample control rate."""
     if not sp.get("vib"):
         return None
     rate_hz, cents, delay_s = sp["vib"]
-    depth = (2.0 ** (cents / 1200.0) - 1.0) * SR / (2 * np.pi * rate_hz)
-    ramp = np.clip(t / max(delay_s, 1e-3), 0.0, 1.0)
-    return (depth * ramp * (1.0 - np.cos(2 * np.pi * rate_hz * t))).astype(np.float64)
+    depth = (2.0 ** (cents / 1200.0) - 1.0) * SR / (2 * np.pi * rate_hz) * _OVER
+    tc = np.arange(0, n + 64, 64, dtype=np.float64) / SR
+    ramp = np.minimum(tc / max(delay_s, 1e-3), 1.0)
+    ctrl = depth * ramp * (1.0 - np.cos(2 * np.pi * rate_hz * tc))
+    step = np.repeat(np.diff(ctrl) / 64.0, 64)[:n]
+    return np.cumsum(step).astype(np.float32)
+
+
+_NOISE: dict[str, np.ndarray] = {}
+
+
+def _noise_bed(n: int) -> np.ndarray:
+    """A shared band-limited noise bed (computed once) for breath, bow and pick noise."""
+    bed = _NOISE.get("bed")
+    if bed is None or bed.shape[0] < n:
+        rng = np.random.default_rng(12345)
+        white = rng.standard_normal(max(n, 5 * SR))
+        spec = sfft.rfft(white)
+        f = np.fft.rfftfreq(white.shape[0], 1.0 / SR)
+        spec *= np.exp(-((np.log2(np.maximum(f, 1.0) / 3000.0)) ** 2) / 2.0)
+        bed = sfft.irfft(spec, n=white.shape[0]).astype(np.float32)
+        bed /= np.float32(np.max(np.abs(bed)))
+        _NOISE["bed"] = bed
+    return bed[:n]
 
 
 def _breath(spec: tuple, n: int, t: np.ndarray, rng: np.random.Generator, bright: float) -> np.ndarray:
     level, decay_s = spec
-    noise = rng.standard_normal(n).astype(np.float32)
-    noise = np.cumsum(noise) * 0.02
-    noise -= np.convolve(noise, np.ones(64, dtype=np.float32) / 64, mode="same")
-    env = np.exp(-t / decay_s) if decay_s > 0 else np.ones_like(t)
-    return (level * (0.5 + bright) * noise * env).astype(np.float32)
+    start = int(rng.integers(0, SR))
+    noise = _noise_bed(n + SR)[start : start + n] * np.float32(level * (0.5 + bright))
+    if decay_s > 0:
+        k = min(n, int(decay_s * 8 * SR))
+        noise = noise[:k] * np.exp(t[:k] * np.float32(-1.0 / decay_s))
+        return np.concatenate([noise, np.zeros(n - k, dtype=np.float32)])
+    return noise
 
 
 @dataclass
@@ -221,9 +299,9 @@ class NoteCache:
     hits: int = 0
     misses: int = 0
 
-    def get(self, instrument: str, midi: int, bright_bucket: int) -> np.ndarray:
+    def get(self, instrument: str, midi: int, bright_bucket: int, length_cls: int = len(LENGTH_CLASSES_S) - 1) -> np.ndarray:
         """The cached samples of one note (rendered on a miss)."""
-        key = (instrument, midi, bright_bucket)
+        key = (instrument, midi, bright_bucket, length_cls)
         item = self._items.get(key)
         if item is not None:
             self.hits += 1
@@ -231,7 +309,7 @@ class NoteCache:
             return item
         self.misses += 1
         if instrument in INSTRUMENTS:
-            item = synth_note(INSTRUMENTS[instrument], midi, bright_bucket)
+            item = synth_note(INSTRUMENTS[instrument], midi, bright_bucket, length_cls)
         else:
             item = drum_sound(instrument, bright_bucket)
         item.setflags(write=False)
@@ -241,3 +319,7 @@ class NoteCache:
             _, old = self._items.popitem(last=False)
             self._bytes -= old.nbytes
         return item
+
+
+#: One bounded cache shared by every session in the process (notes are pure functions of their key).
+SHARED_CACHE = NoteCache(max_bytes=160 * 1024 * 1024)
