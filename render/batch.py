@@ -20,13 +20,14 @@ Ctrl-C raises :class:`BatchInterrupted` (exit 130) carrying the partial result.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .batch_jobs import BatchJob, discover_jobs, select_shard
-from .batch_plan import PlannedJob, backend_identity, find_orphans, output_state, plan_jobs, refuse_conflicts
+from .batch_plan import PlannedJob, backend_identity, find_orphans, output_states, plan_jobs, refuse_conflicts
 from .batch_run import JobOutcome, JobTask
 from .errors import RenderError
 from .pipeline import RenderOptions
@@ -222,14 +223,15 @@ def render_batch(paths: Iterable[str | Path], out_dir: str | Path, options: Batc
     out_root = Path(out_dir)
     jobs: list[BatchJob] = discover_jobs(paths, out_root, jobs_file=options.jobs_file)
     identity = backend_identity(options.render, need_key=not options.check)
-    planned = plan_jobs(jobs, options.render, identity, out_root)
+    workers = options.jobs or os.cpu_count() or 1
+    planned = plan_jobs(jobs, options.render, identity, out_root, workers=workers)
     refuse_conflicts(planned, out_root)
     chosen = {j.id for j in select_shard(jobs, options.shard)}
     mine = [p for p in planned if p.job.id in chosen]
     common = dict(out_dir=out_root, shard=options.shard, total_jobs=len(jobs), backend=identity.name)
     if options.check:
-        reports = [report_for(p, *output_state(p)) if p.ok else report_for(p, "invalid", p.problem or "")
-                   for p in mine]
+        states = iter(output_states([p for p in mine if p.ok], workers=workers))
+        reports = [report_for(p, *next(states)) if p.ok else report_for(p, "invalid", p.problem or "") for p in mine]
         for report in reports:
             _emit(progress, BatchEvent("done", report.id, report=report))
         return BatchResult(mode="check", jobs=tuple(reports), orphans=tuple(find_orphans(out_root, planned)),

@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from typing import Any, Callable
 
 from .batch import BatchEvent, BatchOptions, JobReport, report_for
-from .batch_plan import PlannedJob, output_state
+from .batch_plan import PlannedJob, output_states
 from .batch_run import JobOutcome, SessionGate, run_task, worker_init, worker_run
 
 __all__ = ["execute"]
@@ -88,16 +88,16 @@ def execute(planned: list[PlannedJob], options: BatchOptions, backend: str,
 def _triage(planned: list[PlannedJob], run: _Run) -> list[PlannedJob]:
     """Record invalid and up-to-date jobs; return the ones to render."""
     to_run = []
+    valid = [p for p in planned if p.ok]
+    workers = run.options.jobs or os.cpu_count() or 1
+    states = iter([("stale", "forced")] * len(valid) if run.options.force else output_states(valid, workers=workers))
     for p in planned:
         if not p.ok:
             run.record(report_for(p, "invalid", p.problem or ""))
-            continue
-        if not run.options.force:
-            state, reason = output_state(p)
-            if state == "current":
-                run.record(report_for(p, "skipped", "up to date"))
-                continue
-        to_run.append(p)
+        elif next(states)[0] == "current":
+            run.record(report_for(p, "skipped", "up to date"))
+        else:
+            to_run.append(p)
     if run.options.fail_fast and any(r.status == "invalid" for r in run.reports.values()):
         run.stop_reason = "not started: --fail-fast and an invalid timeline"
     return to_run

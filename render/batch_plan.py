@@ -6,11 +6,12 @@ and the SHA-256 of each file's bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from .backends import select_backend
 from .batch_jobs import BatchJob, name_problem
@@ -19,9 +20,10 @@ from .loader import load_timeline
 from .pipeline import WORK_DIR_NAME, RenderOptions, job_hash, prepare
 
 __all__ = ["BackendIdentity", "PlannedJob", "backend_identity", "plan_jobs", "refuse_conflicts",
-           "output_state", "find_orphans", "AUDIO_SUFFIXES"]
+           "output_state", "output_states", "find_orphans", "AUDIO_SUFFIXES"]
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
+_PARALLEL_MIN_JOBS = 24
 
 
 @dataclass(frozen=True)
@@ -140,9 +142,41 @@ def plan_job(job: BatchJob, base: RenderOptions, identity: BackendIdentity, out_
     )
 
 
-def plan_jobs(jobs: list[BatchJob], base: RenderOptions, identity: BackendIdentity, out_root: Path) -> list[PlannedJob]:
-    """Plan every job (see :func:`plan_job`), in order."""
-    return [plan_job(job, base, identity, out_root) for job in jobs]
+def plan_jobs(jobs: list[BatchJob], base: RenderOptions, identity: BackendIdentity, out_root: Path, *,
+              workers: int = 1) -> list[PlannedJob]:
+    """Plan every job (see :func:`plan_job`), in order.
+
+    Parsing YAML dominates a no-op batch, so with ``workers > 1`` and many jobs the
+    planning is spread over forked processes (where fork is available and safe).
+    """
+    plan = functools.partial(plan_job, base=base, identity=identity, out_root=out_root)
+    ctx = _fork_context()
+    if workers <= 1 or len(jobs) < _PARALLEL_MIN_JOBS or ctx is None:
+        return [plan(job) for job in jobs]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        return list(pool.map(plan, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+
+
+def output_states(planned: list[PlannedJob], *, workers: int = 1) -> list[tuple[str, str]]:
+    """:func:`output_state` of every job, hashing files in threads (hashlib releases the GIL)."""
+    if workers <= 1 or len(planned) < 2:
+        return [output_state(p) for p in planned]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(output_state, planned))
+
+
+def _fork_context() -> Any:
+    """A fork start context when this process has a single thread (cheap and safe), else None."""
+    import multiprocessing
+    import threading
+
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1:
+        return None
+    return multiprocessing.get_context("fork")
 
 
 def refuse_conflicts(planned: list[PlannedJob], out_root: Path) -> None:

@@ -325,3 +325,28 @@ def test_session_gate_gives_up_when_the_batch_stops() -> None:
     stop.set()
     with pytest.raises(KeyboardInterrupt):
         asyncio.run(gate.acquire())
+
+
+# ------------------------------------------------------------------ Lyria: threads under one gate, against `serve`
+def test_lyria_jobs_share_the_gate_and_retry_a_dropped_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lyria_utils import API_KEY, serving
+
+    from render.backends import LyriaSettings
+    from render.server import FaultPlan
+
+    monkeypatch.setenv("GEMINI_API_KEY", API_KEY)
+    for name in ("a", "b", "c"):
+        write_timeline(tmp_path / "in" / f"{name}.yaml", duration="1s", seed=ord(name))
+    drop_first = FaultPlan(drop_after_chunks=2, only_connections=[1])
+    with serving(drop_first) as server:
+        render = RenderOptions(backend="lyria", max_reconnects=0, stall_timeout_s=5.0,
+                               lyria=LyriaSettings(base_url=server.base_url, ca_cert=server.ca_cert))
+        options = BatchOptions(render=render, max_sessions=2, session_stagger_s=0.05, retries=1, retry_backoff_s=0.0)
+        result = render_batch([tmp_path / "in"], tmp_path / "out", options)
+    assert result.backend == "lyria"
+    assert by_id(result) == {"a.yaml": "rendered", "b.yaml": "rendered", "c.yaml": "rendered"}, result.jobs
+    assert sorted(j.attempts for j in result.jobs) == [1, 1, 2], "the job on the dropped connection retried once"
+    manifests = [json.loads((tmp_path / "out" / f"{n}.json").read_text()) for n in "abc"]
+    assert all(m["backend"]["name"] == "lyria" for m in manifests)
+    again = render_batch([tmp_path / "in"], tmp_path / "out", BatchOptions(render=render, check=True))
+    assert set(by_id(again).values()) == {"current"}
