@@ -140,6 +140,25 @@ def test_rotation_overlaps_segments_and_records_seams(tmp_path: Path) -> None:
     assert [e["effective_sample"] for e in conductor.result.events] == [48_000, 96_000, 120_000]
 
 
+def test_rotation_without_at_sample_sends_each_session_its_share(tmp_path: Path) -> None:
+    sched = make_schedule(changes=CHANGES)
+    backend = FakeBackend(chunk_frames=4800, at_sample=False)
+    spool = make_spool(tmp_path / "s", sched)
+    conductor = Conductor(backend, sched, spool, ConductorOptions(session_limit_s=1.0, overlap_s=0.2))
+    conduct(conductor)
+    assert [(s.start, s.frames) for s in spool.segments()] == [
+        (0, 57_600), (48_000, 57_600), (96_000, 57_600), (144_000, 36_000)]
+    sent = [[k for k, _, _ in s.log if k in ("prompts", "config", "reset")] for s in backend.sessions]
+    # the complete state first, then (at least) every change inside the audio it delivered:
+    # stream 72,000 prompts, 120,000 config, 144,000 reset
+    assert all(kinds[:2] == ["prompts", "config"] for kinds in sent)
+    assert sent[1][2:3] == ["prompts"] and sent[2][2:4] == ["config", "reset"] and sent[3] == ["prompts", "config"]
+    assert backend.sessions[3].log[0][1] == P("Sitar", "Organ") and backend.sessions[3].log[1][1] == CHANGES[1][2]
+    # changes land on chunk boundaries here, so even sent-on-arrival they are exact
+    assert [(e["effective_sample"], e["estimated"]) for e in conductor.result.events] == [
+        (48_000, False), (96_000, False), (120_000, False)]
+
+
 def test_rotation_by_wall_age(tmp_path: Path) -> None:
     sched = make_schedule(duration_s=1.0, lead_in_s=0.0, tail_s=0.0)
     backend = FakeBackend(chunk_frames=4800, pace_s=0.15)  # 0.1 s of audio every 0.15 s of wall time
