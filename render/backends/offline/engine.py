@@ -35,7 +35,7 @@ GLIDE_FRAMES = 72_000  # prompt changes glide over 1.5 s
 MUTE_RAMP_FRAMES = 240  # 5 ms
 RESET_FADE_FRAMES = 960  # old tails fade in 20 ms after a reset
 MAX_BLOCK_FRAMES = 48_000
-_GROUP_GAIN = (0.62, 0.55, 0.42)
+_GROUP_GAIN = (0.34, 0.22, 0.26)
 _BASE_SEND = (0.10, 0.02, 0.30)
 
 
@@ -59,7 +59,8 @@ class Track:
         return v0 + (v1 - v0) * min(1.0, max(0.0, (t - t0) / dur))
 
     def set(self, t: int, target: float, dur: int) -> None:
-        start = self.value_at(t)
+        """Ramp linearly from the current value to ``target`` over ``dur`` frames (0: jump)."""
+        start = self.value_at(t) if dur > 0 else target
         self.entries = [e for e in self.entries if e[0] < t] + [(t, start, target, max(1, dur))]
 
     def curve(self, a: int, n: int) -> float | np.ndarray:
@@ -124,9 +125,11 @@ class Engine:
         if change.kind == "prompts":
             self.prompts = tuple(change.payload)
             style, self._info = style_of_prompts(tuple((p.text, p.weight) for p in self.prompts))
-            self._style_from, self._style_to, self._glide_t0 = self.style_at(t), style, t
+            glide = GLIDE_FRAMES if self._started else 0
+            self._style_from = self.style_at(t) if glide else style
+            self._style_to, self._glide_t0 = style, t
             for i, track in enumerate(self._sends):
-                track.set(t, self._send_level(i, style), GLIDE_FRAMES)
+                track.set(t, self._send_level(i, style), glide)
         elif change.kind == "config":
             self.config = change.payload
             targets = (
@@ -135,7 +138,7 @@ class Engine:
                 0.0 if self.config.only_bass_and_drums else 1.0,
             )
             for track, target in zip(self._gains, targets):
-                track.set(t, target, MUTE_RAMP_FRAMES if self._started and t > 0 else 1)
+                track.set(t, target, MUTE_RAMP_FRAMES if self._started else 0)
         elif change.kind == "reset":
             self.epoch += 1
             for ring in self._rings:

@@ -80,7 +80,7 @@ def lead_bar(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl, ctx) -> lis
         s = step - half
         if pos in (2, 3) and rng.random() < 0.3 + 0.3 * plan.wild:
             rel += rng.choice((-1, 1, 2))
-        idx = base + shift + rel + (5 if ctx.minor else 0)
+        idx = base + shift + rel + (-2 if ctx.minor else 0)
         midi = scale_midi(ctx.tonic_pc, idx)
         if s % 4 == 0 and midi % 12 not in chord_pcs:
             up, down = scale_midi(ctx.tonic_pc, idx + 1), scale_midi(ctx.tonic_pc, idx - 1)

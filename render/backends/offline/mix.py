@@ -172,7 +172,7 @@ class BusCompressor:
 
     BLOCK = 1024
 
-    def __init__(self, threshold_db: float = -16.0, ratio: float = 2.5, release: float = 0.93) -> None:
+    def __init__(self, threshold_db: float = -21.0, ratio: float = 2.0, release: float = 0.95) -> None:
         self.threshold_db = threshold_db
         self.ratio = ratio
         self.release = release

@@ -71,7 +71,7 @@ CATEGORIES: dict[str, dict[str, float]] = {
     "drone_i": {"drone_synth": 1.0},
 }
 #: How much the neutral default's categorical scores count in every blend.
-_DEFAULT_CAT_WEIGHT = 0.25
+_DEFAULT_CAT_WEIGHT = 0.12
 
 
 @dataclass(frozen=True, kw_only=True)
