@@ -202,7 +202,7 @@ def test_cli_serve_writes_ready_file_and_stops_on_ctrl_c(tmp_path: Path) -> None
         out, err = proc.communicate(timeout=15)
     assert proc.returncode in (0, 130)
     assert json.loads(out.strip().splitlines()[-1])["port"] == info["port"]
-    assert "--ca-cert" in err and "Traceback" not in err
+    assert "--ca-cert" in err and "stopped" in err and "Traceback" not in err
 
 
 async def _raw_to(info: dict, frames: list[str]) -> tuple[list[dict], int, str]:

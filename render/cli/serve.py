@@ -37,7 +37,8 @@ def serve(
         Optional[str], typer.Option(help="Comma-separated connection numbers the fault flags target, e.g. 1,3.", rich_help_panel=_FAULTS)
     ] = None,
     first_connections: Annotated[Optional[int], typer.Option(help="Fault flags target connections 1..N.", rich_help_panel=_FAULTS)] = None,
-    session_limit_s: Annotated[Optional[float], typer.Option(help="Close 1011 after this much audio.", rich_help_panel=_FAULTS)] = None,
+    session_limit_s: Annotated[Optional[float], typer.Option(help="Close 1011 after this much audio (see --session-limit-clock).", rich_help_panel=_FAULTS)] = None,
+    session_limit_clock: Annotated[str, typer.Option(help="audio (seconds sent) or wall (since setup).", rich_help_panel=_FAULTS)] = "audio",
     drop_after_chunks: Annotated[Optional[int], typer.Option(help="Drop the connection after N chunks.", rich_help_panel=_FAULTS)] = None,
     drop_code: Annotated[Optional[int], typer.Option(help="Close with this code instead of an abrupt drop (1006).", rich_help_panel=_FAULTS)] = None,
     stall_after_chunks: Annotated[Optional[int], typer.Option(help="Stall after chunk K...", rich_help_panel=_FAULTS)] = None,
@@ -75,6 +76,7 @@ def serve(
         only_connections=_numbers(only_connections),
         first_connections=first_connections,
         session_limit_s=session_limit_s,
+        session_limit_clock=session_limit_clock,  # type: ignore[arg-type]
         drop_after_chunks=drop_after_chunks,
         drop_code=drop_code,
         stall_after_chunks=stall_after_chunks,
@@ -96,7 +98,8 @@ def serve(
     try:
         asyncio.run(serve_forever(options, on_ready=lambda server: _announce(server, len(plans))))
     except KeyboardInterrupt:
-        typer.echo("lyria-render serve: stopped", err=True)
+        pass
+    typer.echo("lyria-render serve: stopped", err=True)
 
 
 def _numbers(text: str | None) -> tuple[int, ...] | None:

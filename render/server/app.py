@@ -8,11 +8,13 @@ from synchronous code, where it runs its own event loop on a background thread
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import itertools
 import json
 import logging
 import re
+import signal
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -260,8 +262,12 @@ def _route(connection: ServerConnection, request: Request) -> Response | None:
 
 
 async def serve_forever(options: ServerOptions, *, on_ready: Callable[[Server], None] | None = None) -> None:
-    """Run a server until cancelled (the CLI's foreground mode; Ctrl-C cancels it)."""
+    """Run a server until cancelled or SIGTERM (the CLI's foreground mode; Ctrl-C cancels it)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread / Windows
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
     async with Server(options) as server:
         if on_ready is not None:
             on_ready(server)
-        await asyncio.Event().wait()
+        await stop.wait()
