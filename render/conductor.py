@@ -127,6 +127,10 @@ class Conductor:
             FilteredPromptError: a prompt was filtered and ``strict`` is on.
         """
         run = _Run(self, resume)
-        async for event in run.events():
-            yield event
+        events = run.events()
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # a consumer that stops early still gets its sessions closed now
         self._result = run.result

@@ -203,6 +203,8 @@ class FaultySession:
                         yield FilteredPrompt(text="forbidden words", reason="injected")
                     if kind == "warn":
                         yield ServerWarning(message="slow down (injected)")
+                    if kind == "partial":
+                        yield AudioChunk(pcm=b"\x00" * 6, start_sample=event.start_sample)
                 n += 1
             yield event
 

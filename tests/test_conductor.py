@@ -402,3 +402,50 @@ def test_capped_gate_cannot_deadlock_a_rotation(tmp_path: Path) -> None:
     assert "--resume" in str(err.value)
     assert [e.attempt for e in seen if isinstance(e, Reconnecting)] == [1, 2]
     assert spool.received_end >= 48_000  # the old session streamed on meanwhile
+
+
+def test_disk_failure_stops_the_render_with_a_spool_error(tmp_path: Path) -> None:
+    sched = make_schedule()
+    backend = FakeBackend()
+    spool = make_spool(tmp_path / "s", sched)
+    real_append, calls = spool.append, []
+
+    def failing_append(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 5:
+            raise OSError(28, "No space left on device")
+        real_append(*args, **kwargs)
+
+    spool.append = failing_append  # type: ignore[method-assign]
+    with pytest.raises(SpoolError, match="No space left") as err:
+        conduct(Conductor(backend, sched, spool))
+    assert "free disk space" in str(err.value)
+    assert spool.received_end == 4 * 4800 and backend.sessions[0].closed
+
+
+def test_partial_frames_are_a_protocol_error(tmp_path: Path) -> None:
+    from render.errors import ProtocolError
+
+    sched = make_schedule()
+    backend = FaultyBackend(inner=FakeBackend(), plan=[Fault(kind="partial", after=2)])
+    spool = make_spool(tmp_path / "s", sched)
+    with pytest.raises(ProtocolError, match="6 bytes"):
+        conduct(Conductor(backend, sched, spool, ConductorOptions(**FAST)))
+    assert backend.connects == 1 and spool.received_end == 2 * 4800
+
+
+def test_abandoning_the_run_closes_its_sessions(tmp_path: Path) -> None:
+    sched = make_schedule()
+    backend = FakeBackend()
+    spool = make_spool(tmp_path / "s", sched)
+
+    async def go() -> None:
+        run = Conductor(backend, sched, spool).run()
+        async for ev in run:
+            if isinstance(ev, SessionStarted):
+                break
+        await run.aclose()
+
+    asyncio.run(go())
+    assert backend.sessions[0].closed and [k for k, _, _ in backend.sessions[0].log][-2:] == ["stop", "close"]
+    assert spool.records("session")[0]["ended"] == "aborted"
