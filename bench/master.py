@@ -39,7 +39,7 @@ BLOCK = 240_000
 
 
 def write_music_like(path: Path, frames: int, seed: int = 0) -> None:
-    """Pink noise with a 2 Hz beat envelope and a bass tone, written as int16 in pieces."""
+    """Pink noise with a 2 Hz beat envelope, a bass tone and a kick, written as int16 in pieces."""
     rng = np.random.default_rng(seed)
     b = [0.049922035, -0.095993537, 0.050612699, -0.004408786]
     a = [1, -2.494956002, 2.017265875, -0.522189400]
@@ -51,7 +51,9 @@ def write_music_like(path: Path, frames: int, seed: int = 0) -> None:
             t = (start + np.arange(n)) / FS
             beat = 0.35 + 0.65 * np.exp(-8 * np.mod(t, 0.5))[:, None]
             bass = 0.25 * np.sin(2 * np.pi * 55 * t)[:, None]
-            x = 0.3 * pink * beat + bass * beat
+            phase = np.mod(t, 0.5)
+            kick = (0.6 * np.sin(2 * np.pi * 60 * phase) * np.exp(-phase / 0.03))[:, None]
+            x = 0.3 * pink * beat + bass * beat + kick
             f.write(np.clip(np.rint(x * 32768), -32768, 32767).astype("<i2").tobytes())
 
 

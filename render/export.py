@@ -358,7 +358,13 @@ def open_writers(out_dir: Path, name: str, settings: ExportSettings, tags: TagSe
 BLOCK_FRAMES = 240_000
 #: Internal ceiling sits this far under the requested true peak (detector and codec slack).
 MARGIN_DB = 0.3
-_LOUDNESS_TOLERANCE_LU = 0.15
+_LOUDNESS_TOLERANCE_LU = 0.1
+#: When the final pass misses the target by more than this, it is redone (spec: +-0.5 LU).
+_RETRY_LU = 0.35
+#: Assumed loudness-vs-gain slope under limiting until two points are measured.
+_LIMITED_SLOPE = 0.8
+#: A dry run that misses by less than this is corrected in one step, without another run.
+_ONE_STEP_LU = 0.6
 
 
 @dataclass(kw_only=True)
@@ -465,22 +471,45 @@ def _dry_run(source: Any, gain_db: float, ceiling_dbtp: float, clock: _Clock) ->
     return loud.integrated_lufs()
 
 
-def _settle_gain(source: Any, target: float, gain_db: float, ceiling: float, clock: _Clock, notes: list[str]) -> float:
-    """Adjust the gain until the limited loudness is within tolerance (secant steps)."""
-    points: list[tuple[float, float]] = []
-    for _ in range(5):
+class _GainSearch:
+    """Secant search for the gain whose limited loudness hits the target.
+
+    Limiting loses more loudness the more gain there is, so the loudness-vs-gain slope
+    is below 1; until two points are known it is taken as :data:`_LIMITED_SLOPE`.
+    """
+
+    def __init__(self, target_lufs: float) -> None:
+        self.target = target_lufs
+        self.points: list[tuple[float, float]] = []
+
+    def add(self, gain_db: float, measured_lufs: float) -> float:
+        """Record a measurement; return the gain to try next."""
+        self.points.append((gain_db, measured_lufs))
+        slope = _LIMITED_SLOPE
+        if len(self.points) > 1:
+            (g0, l0), (g1, l1) = self.points[-2], self.points[-1]
+            if abs(g1 - g0) > 1e-6:
+                slope = min(max((l1 - l0) / (g1 - g0), 0.05), 1.0)
+        return min(gain_db + (self.target - measured_lufs) / slope, 60.0)
+
+
+def _settle_gain(source: Any, search: _GainSearch, gain_db: float, ceiling: float, clock: _Clock, notes: list[str]) -> float:
+    """Dry runs of gain + limiter until the corrected gain should land on target.
+
+    One run suffices when the limiter costs little loudness; the final pass measures
+    again and is redone if it still misses by more than :data:`_RETRY_LU`.
+    """
+    for run in range(1, 7):
         measured = _dry_run(source, gain_db, ceiling, clock)
         if measured is None:
             return gain_db
-        points.append((gain_db, measured))
-        if abs(measured - target) <= _LOUDNESS_TOLERANCE_LU:
+        miss = search.target - measured
+        if abs(miss) <= _LOUDNESS_TOLERANCE_LU:
             break
-        slope = 1.0
-        if len(points) > 1 and points[-1][0] != points[-2][0]:
-            slope = (points[-1][1] - points[-2][1]) / (points[-1][0] - points[-2][0])
-            slope = min(max(slope, 0.2), 1.0)
-        gain_db = min(gain_db + (target - measured) / slope, 60.0)
-    notes.append(f"limiter active: gain settled in {len(points)} dry run(s)")
+        gain_db = search.add(gain_db, measured)
+        if abs(miss) <= _ONE_STEP_LU:
+            break
+    notes.append(f"limiter active: {run} dry run(s), gain {gain_db:.2f} dB")
     return gain_db
 
 
@@ -601,11 +630,13 @@ def finish(
     elif target is not None:
         notes.append("loudness not measurable (silence or < 0.4 s): gain 0 dB")
     ceiling = master.true_peak_dbtp - MARGIN_DB
-    if target is not None and before.integrated_lufs is not None and before.true_peak_dbtp + gain_db > ceiling:
-        gain_db = _settle_gain(source, target, gain_db, ceiling, clock, notes)
+    search = _GainSearch(target) if target is not None else None
+    if search and before.integrated_lufs is not None and before.true_peak_dbtp + gain_db > ceiling:
+        gain_db = _settle_gain(source, search, gain_db, ceiling, clock, notes)
     if progress:
         progress("settle", 1.0)
-    after, lim, files = _write_all(source, gain_db, ceiling, master, export, out_dir, name, tags, clock, notes, progress)
+    after, lim, files, gain_db = _write_all(source, gain_db, ceiling, search, master, export, out_dir, name, tags,
+                                            clock, notes, progress)
     loop = None
     if master.loop_crossfade_frames:
         loop = {"start_frame": 0, "length_frames": files[0]["frames"]}
@@ -624,9 +655,9 @@ def finish(
     )
 
 
-def _write_all(source: Any, gain_db: float, ceiling: float, master: Any, export: ExportSettings, out_dir: Path,
-               name: str, tags: TagSet, clock: _Clock, notes: list[str],
-               progress: Callable[[str, float], None] | None) -> tuple[Any, Any, list[dict[str, Any]]]:
+def _write_all(source: Any, gain_db: float, ceiling: float, search: _GainSearch | None, master: Any,
+               export: ExportSettings, out_dir: Path, name: str, tags: TagSet, clock: _Clock, notes: list[str],
+               progress: Callable[[str, float], None] | None) -> tuple[Any, Any, list[dict[str, Any]], float]:
     """Final pass with re-measure: retry (lower ceiling / corrected gain) if the output misses."""
     target = master.target_lufs
     for attempt in range(3):
@@ -645,11 +676,12 @@ def _write_all(source: Any, gain_db: float, ceiling: float, master: Any, export:
             raise
         over_db = after.true_peak_dbtp - (master.true_peak_dbtp - 0.1)
         off_lu = None if target is None or after.integrated_lufs is None else target - after.integrated_lufs
-        if attempt < 2 and (over_db > 0 or (off_lu is not None and abs(off_lu) > 0.4)):
+        if attempt < 2 and (over_db > 0 or (off_lu is not None and abs(off_lu) > _RETRY_LU)):
             for w in writers:
                 w.abort()
             ceiling -= max(over_db, 0.0) + (0.1 if over_db > 0 else 0.0)
-            gain_db += off_lu if off_lu is not None and abs(off_lu) > 0.4 else 0.0
+            if search and off_lu is not None and abs(off_lu) > _RETRY_LU:
+                gain_db = search.add(gain_db, after.integrated_lufs)
             notes.append(f"attempt {attempt + 1} missed (true peak {after.true_peak_dbtp:.2f} dBTP, loudness {after.integrated_lufs}); re-run")
             continue
         break
@@ -666,4 +698,4 @@ def _write_all(source: Any, gain_db: float, ceiling: float, master: Any, export:
         for w in writers:
             w.abort()
         raise
-    return after, lim, files
+    return after, lim, files, gain_db

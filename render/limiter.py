@@ -117,9 +117,10 @@ class TruePeakLimiter:
         peak = frame_peaks(x[first:stop]).astype(np.float64)
         gaps = np.zeros(stop - first + 1)
         pos = cand + first - 1
-        for ch in range(x.shape[1]):
-            vals = interpolate_peaks(x[:, ch], self._matrix, pos)
-            np.maximum.at(gaps, pos - first + 1, vals)
+        vals = interpolate_peaks(x[:, 0], self._matrix, pos)
+        for ch in range(1, x.shape[1]):
+            np.maximum(vals, interpolate_peaks(x[:, ch], self._matrix, pos), out=vals)
+        gaps[cand] = vals
         peak = np.maximum(peak, np.maximum(gaps[1:], gaps[:-1]))
         need = np.minimum(1.0, self.ceiling / np.maximum(peak, 1e-12))
         return need if need.min() < 1.0 else None
@@ -149,7 +150,7 @@ class TruePeakLimiter:
 
     def _release(self, target_db: np.ndarray) -> np.ndarray:
         """``r[m] = max(target[m], r[m-1] * decay)`` in closed form (running max in log domain)."""
-        m = np.arange(target_db.shape[0])
+        m = np.arange(target_db.shape[0], dtype=np.float64)
         with np.errstate(divide="ignore"):
             log_target = np.log(np.maximum(target_db, 0.0))
             start = math.log(self._reduction_db) + self._ln_decay if self._reduction_db > 0 else -np.inf

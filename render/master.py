@@ -1,7 +1,7 @@
 """Stitch spooled segments into the piece and master it, streaming in blocks.
 
 The piece is never held whole: :class:`PieceSource` reads any frame range of the
-finished-before-gain piece straight from the spool (``np.memmap``), so the passes in
+finished-before-gain piece straight from the spool (``os.pread``), so the passes in
 :func:`finish` walk it in ~5 s blocks:
 
 1. measure: DC offset, BS.1770 loudness and true peak of the piece;
@@ -13,6 +13,7 @@ finished-before-gain piece straight from the spool (``np.memmap``), so the passe
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -123,24 +124,51 @@ class StitchPlan:
     end: int  # last stream frame covered (exclusive)
 
 
-def _open(seg: Segment) -> np.ndarray:
-    if seg.frames <= 0:
-        return np.zeros((0, 2), "<i2")
-    try:
-        return np.memmap(seg.path, dtype="<i2", mode="r", offset=seg.offset_bytes, shape=(seg.frames, 2))
-    except (OSError, ValueError) as exc:
-        raise MasterError(
-            f"spool segment {seg.path} ({seg.label or 'unlabelled'}): cannot map {seg.frames} frames "
-            f"at byte {seg.offset_bytes}: {exc}",
+class _SegmentReader:
+    """Reads frame ranges of one spooled segment with ``os.pread``.
+
+    Not ``np.memmap``: mapped spool pages stay resident and count in the process RSS
+    (a 30-minute spool is 345 MB), while pread leaves them in the page cache only.
+    """
+
+    def __init__(self, seg: Segment) -> None:
+        self.seg = seg
+        try:
+            size = os.path.getsize(seg.path)
+        except OSError as exc:
+            raise self._error(f"cannot open: {exc}") from exc
+        if size < seg.offset_bytes + 4 * seg.frames:
+            raise self._error(f"file holds {size} bytes, needs {seg.offset_bytes + 4 * seg.frames}")
+
+    def _error(self, what: str) -> MasterError:
+        seg = self.seg
+        return MasterError(
+            f"spool segment {seg.path} ({seg.label or 'unlabelled'}, {seg.frames} frames at byte "
+            f"{seg.offset_bytes}): {what}",
             hint="the spool file is missing or shorter than recorded; re-run or resume the render",
-        ) from exc
+        )
+
+    def __getitem__(self, frames: slice) -> np.ndarray:
+        """int16 ``[n, 2]`` for ``frames`` (a plain ``start:stop`` slice, clipped to the segment)."""
+        a, b = max(frames.start or 0, 0), min(frames.stop, self.seg.frames)
+        if b <= a:
+            return np.zeros((0, 2), "<i2")
+        with open(self.seg.path, "rb") as f:
+            raw = os.pread(f.fileno(), 4 * (b - a), self.seg.offset_bytes + 4 * a)
+        if len(raw) != 4 * (b - a):
+            raise self._error(f"short read at frame {a}")
+        return np.frombuffer(raw, "<i2").reshape(-1, 2)
 
 
-def _mono(data: np.ndarray, start: int, t0: int, t1: int) -> np.ndarray:
+def _open(seg: Segment) -> _SegmentReader:
+    return _SegmentReader(seg)
+
+
+def _mono(data: _SegmentReader, start: int, t0: int, t1: int) -> np.ndarray:
     return data[t0 - start : t1 - start].astype(np.float32).sum(axis=1) * _PCM_SCALE
 
 
-def _align(a: np.ndarray, a_start: int, b: np.ndarray, b_start: int, end: int, lags: tuple[int, int]) -> tuple[int, float]:
+def _align(a: _SegmentReader, a_start: int, b: _SegmentReader, b_start: int, end: int, lags: tuple[int, int]) -> tuple[int, float]:
     """Lag (frames) by which B's content trails A's near the seam, best of ``lags`` (lo, hi).
 
     Returns ``(lag, correlation coefficient)``.
