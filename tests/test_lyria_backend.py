@@ -63,29 +63,34 @@ def test_close_we_initiate_ends_receive_cleanly() -> None:
 
 
 @pytest.mark.parametrize(
-    ("plan", "code"),
+    ("plan", "code", "chunks"),
     [
-        (FaultPlan(session_limit_s=4 * CHUNK_S), "1011"),
-        (FaultPlan(drop_after_chunks=3), "1006"),
-        (FaultPlan(drop_after_chunks=3, drop_code=1011), "1011"),
-        (FaultPlan(drop_after_chunks=3, drop_code=1000), "1000"),
+        (FaultPlan(session_limit_s=4 * CHUNK_S), "1011", 4),
+        (FaultPlan(session_limit_s=0.5, session_limit_clock="wall"), "1011", None),
+        (FaultPlan(drop_after_chunks=3), "1006", 3),
+        (FaultPlan(drop_after_chunks=3, drop_code=1011), "1011", 3),
+        (FaultPlan(drop_after_chunks=3, drop_code=1000), "1000", 3),
     ],
-    ids=["session-limit", "drop-abrupt", "drop-1011", "unasked-normal-close"],
+    ids=["session-limit-audio", "session-limit-wall", "drop-abrupt", "drop-1011", "unasked-normal-close"],
 )
-def test_server_ending_the_session_is_transient(plan: FaultPlan, code: str) -> None:
+def test_server_ending_the_session_is_transient(plan: FaultPlan, code: str, chunks: int | None) -> None:
     got = Received()
 
     async def body(backend: LyriaBackend) -> None:
         async with backend.connect() as session:
             await start(session)
-            await collect(session, chunks=100, into=got)
+            await collect(session, chunks=10_000, into=got)
 
     with serving(plan) as server:
+        began = time.monotonic()
         with pytest.raises(TransientBackendError) as info:
             run(body(backend_for(server)))
+        took_s = time.monotonic() - began
     assert f"code {code}" in str(info.value)
-    expected_chunks = 4 if plan.session_limit_s else 3
-    assert len(got.chunks) == expected_chunks
+    if chunks is not None:
+        assert len(got.chunks) == chunks
+    else:
+        assert took_s >= 0.5 and got.chunks, (took_s, len(got.chunks))
 
 
 def test_stall_leaves_a_gap_then_resumes() -> None:
