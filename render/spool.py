@@ -100,6 +100,7 @@ class Spool:
                     f"a spool already exists at {root}",
                     hint="resume it (--resume), or start over (--fresh) to discard it",
                 )
+            (root / META_FILE).unlink(missing_ok=True)  # first: a half-replaced spool is no spool
             clear_files(root)
             if not meta.created:
                 meta = dataclasses.replace(meta, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
