@@ -172,7 +172,7 @@ def report_for(p: PlannedJob, status: str, reason: str = "", outcome: JobOutcome
                     loudness_lufs=outcome.loudness_lufs, true_peak_dbtp=outcome.true_peak_dbtp)
         if outcome.duration_s is not None:
             base["duration_s"] = outcome.duration_s
-    elif status in ("skipped", "current"):
+    elif status in ("skipped", "current", "rendered"):
         base["manifest_path"] = p.manifest_path.as_posix()
         base.update(_manifest_facts(p))
     return JobReport(**base)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queue_mod
+import shutil
 import signal
 import threading
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
 from .batch import BatchEvent, BatchOptions, JobReport, report_for
-from .batch_plan import PlannedJob, output_states
+from .batch_plan import PlannedJob, output_state, output_states
+from .pipeline import spool_dir
 from .batch_run import JobOutcome, SessionGate, run_task, worker_init, worker_run
 
 __all__ = ["execute"]
@@ -45,7 +47,11 @@ class _Run:
         self.emit(BatchEvent("done", report.id, report=report))
 
     def finish(self, p: PlannedJob, outcome: JobOutcome) -> None:
-        self.record(report_for(p, outcome.status, outcome=outcome))
+        if outcome.status == "interrupted" and output_state(p)[0] == "current":
+            _drop_spool(p)  # Ctrl-C landed after the manifest was written: the job is complete
+            self.record(report_for(p, "rendered", "finished as the batch was interrupted"))
+        else:
+            self.record(report_for(p, outcome.status, outcome=outcome))
         if outcome.status == "interrupted":
             self.interrupted = True
             self.stop_reason = self.stop_reason or "not started: the batch was interrupted"
@@ -59,6 +65,11 @@ class _Run:
             except queue_mod.Empty:
                 return
             self.emit(BatchEvent(kind, job_id, value))
+
+
+def _drop_spool(p: PlannedJob) -> None:
+    if not p.options.keep_spool:
+        shutil.rmtree(spool_dir(p.job.out_dir, p.name or "", p.options), ignore_errors=True)
 
 
 def execute(planned: list[PlannedJob], options: BatchOptions, backend: str,

@@ -130,7 +130,15 @@ def run_render(p: Prepared, *, progress: Callable[[Any], None] | None = None, se
     spool.close()
     if not p.options.keep_spool:
         spool.remove()
+        _remove_if_empty(spool_dir(p.out_dir, p.name, p.options).parent)
     return _result(p, manifest, manifest_path, time.perf_counter() - started)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (other spools) or already gone
 
 
 def _result(p: Prepared, manifest: dict[str, Any], manifest_path: Path, wall_s: float) -> RenderResult:

@@ -67,7 +67,7 @@ class BatchProgress:
     def _done(self, event: BatchEvent) -> None:
         report = event.report
         assert report is not None
-        if report.status == "skipped":
+        if report.status in ("skipped", "current"):
             self.skipped += 1
             return
         if report.status in ("rendered", "failed", "interrupted") and report.duration_s:
@@ -95,7 +95,9 @@ class BatchProgress:
 
 
 def _cells(report: Any) -> list[str]:
-    return [c for c in summary_row(report)[2:] if c != "-"]
+    duration, lufs, peak, wall = summary_row(report)[2:]
+    cells = [duration, f"{lufs} LUFS" if lufs != "-" else "-", peak, f"wall {wall}" if wall != "-" else "-"]
+    return [c for c in cells if c != "-"]
 
 
 @app.command("batch")
