@@ -59,15 +59,17 @@ def serve(
 
     The google-genai SDK and `lyria-render render --backend lyria` connect to it
     unmodified: point them at the printed base URL and trust the printed CA
-    certificate. Runs in the foreground until Ctrl-C.
-
-    Example:
+    certificate. Runs in the foreground until Ctrl-C (or SIGTERM). Close codes as
+    the service: 1007 for malformed messages (reason names the field), 1008 for a
+    bad key or quota, 1011 for the session limit; faults come from flags and/or
+    --faults FILE (YAML/JSON list of plans, each with only_connections/first_connections).
 
     \b
-        lyria-render serve --port 0 --pace fast --ready-file serve.json
-        lyria-render serve --drop-after-chunks 3 --only-connections 1
-        lyria-render render song.yaml --backend lyria \\
-            --base-url https://127.0.0.1:8443 --ca-cert /tmp/lyria-serve-x/ca.pem
+    Example:
+      lyria-render serve --port 0 --pace fast --ready-file serve.json
+      lyria-render serve --drop-after-chunks 3 --only-connections 1
+      lyria-render render song.yaml --backend lyria \\
+          --base-url https://127.0.0.1:8443 --ca-cert /tmp/lyria-serve-x/ca.pem
     """
     from ..server import FaultPlan, ServerOptions, load_fault_plans, serve_forever
 

@@ -288,11 +288,9 @@ class MusicConnection:
             if self._settings.pace == "realtime":
                 due_s = max(due_s, self._origin_s + self._sent_frames / SAMPLE_RATE)
             delay = due_s - self._loop.time()
-            if delay <= 0 and self._playing.is_set():
+            if delay <= 0:
                 return True
-            await asyncio.sleep(max(delay, 0.0))
-            if self._playing.is_set() and epoch == self._stop_epoch:
-                return True
+            await asyncio.sleep(delay)  # then re-check: a pause/play may have moved the clock
 
     async def _send_chunk(self, chunk: AudioChunk) -> None:
         pcm, mime = chunk.pcm, wire.MIME_TYPE
