@@ -14,6 +14,7 @@ import pytest
 
 from render.backends.base import AudioChunk, FilteredPrompt, ServerWarning, Session
 from render.backends.lyria import LyriaBackend, check_mime, redact, resolve_api_key
+from render.controls import WeightedPrompt
 from render.errors import AuthError, BackendError, ProtocolError, TransientBackendError
 from render.server import FaultPlan
 
@@ -125,7 +126,7 @@ def test_bad_chunk_is_a_protocol_error(kind: str, fragment: str) -> None:
 
 
 def test_filtered_prompt_is_reported_and_ignored() -> None:
-    prompts = (PROMPTS[0], type(PROMPTS[0])(text="Ominous Drone", weight=1.0))
+    prompts = (PROMPTS[0], WeightedPrompt(text="Ominous Drone", weight=1.0))
 
     async def body(backend: LyriaBackend) -> Received:
         async with backend.connect() as session:
@@ -233,7 +234,7 @@ def test_start_latency_delays_first_audio() -> None:
 
 def test_change_latency_delays_prompt_changes() -> None:
     latency_s = 0.5
-    new = (type(PROMPTS[0])(text="Bagpipes", weight=1.0),)
+    new = (WeightedPrompt(text="Bagpipes", weight=1.0),)
 
     async def body(backend: LyriaBackend) -> float:
         async with backend.connect() as session:
@@ -253,7 +254,7 @@ def test_change_latency_delays_prompt_changes() -> None:
 def test_concurrent_sessions_each_get_their_own_stream() -> None:
     async def one(backend: LyriaBackend, text: str) -> Received:
         async with backend.connect() as session:
-            await start(session, prompts=(type(PROMPTS[0])(text=text, weight=1.0),))
+            await start(session, prompts=(WeightedPrompt(text=text, weight=1.0),))
             return await collect(session, chunks=3)
 
     async def body(backend: LyriaBackend) -> list[Received]:
