@@ -112,3 +112,15 @@ def band_energy(audio: np.ndarray, low_hz: float, high_hz: float) -> float:
     spec = np.abs(np.fft.rfft(mono)) ** 2
     freqs = np.fft.rfftfreq(mono.size, 1.0 / SR)
     return float(spec[(freqs >= low_hz) & (freqs < high_hz)].sum() / spec.sum())
+
+
+def grid_alignment(audio: np.ndarray, bpm: float, *, tolerance_s: float = 0.012, start_frame: int = 0) -> float:
+    """Share of onsets within ``tolerance_s`` of the 16th-note grid of ``bpm`` anchored at ``start_frame``."""
+    hop = 128
+    env = onset_envelope(audio, hop)
+    thr = 0.15 * env.max()
+    idx = np.nonzero((env[1:-1] > env[:-2]) & (env[1:-1] >= env[2:]) & (env[1:-1] > thr))[0] + 1
+    times = (idx * hop + 512 - start_frame) / SR  # centre of the analysis window
+    step = 60.0 / bpm / 4
+    off = np.abs(((times + step / 2) % step) - step / 2)
+    return float(np.mean(off < tolerance_s)) if idx.size else 0.0

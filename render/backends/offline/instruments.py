@@ -100,8 +100,8 @@ _LIST = [
     _i("fiddle", 2.0, 0.08, 0.6, 55, 96, shape="saw", slope=0.95, bands=_SUST2(0.02, 0.3, 0.8), vib=(6.0, 12, 0.2), noise=(0.02, 0.0)),
     _i("cello", 3.0, 0.15, 0.75, 36, 76, shape="saw", slope=1.1, formants="oh", bands=_SUST2(0.08, 0.0, 1.0, 0.08), vib=(5.0, 14, 0.3), noise=(0.015, 0.0), group="other"),
     _i("choir", 4.5, 0.3, 0.6, 48, 84, shape="saw", slope=1.0, formants="aa", bands=[(0, 999, (0.2, 0.0, 1.0))], vib=(5.0, 12, 0.3), chorus=0.006),
-    _i("vocal_aa", 3.0, 0.15, 0.7, 53, 81, shape="saw", slope=0.9, formants="aa", bands=[(0, 999, (0.08, 0.0, 1.0))], vib=(5.3, 25, 0.25), noise=(0.01, 0.0)),
-    _i("vocal_oo", 3.0, 0.15, 0.8, 53, 81, shape="saw", slope=1.0, formants="oo", bands=[(0, 999, (0.08, 0.0, 1.0))], vib=(5.3, 25, 0.25), noise=(0.01, 0.0)),
+    _i("vocal_aa", 3.0, 0.15, 1.1, 53, 81, shape="saw", slope=0.9, formants="aa", bands=[(0, 999, (0.08, 0.0, 1.0))], vib=(5.3, 25, 0.25), noise=(0.01, 0.0)),
+    _i("vocal_oo", 3.0, 0.15, 1.25, 53, 81, shape="saw", slope=1.0, formants="oo", bands=[(0, 999, (0.08, 0.0, 1.0))], vib=(5.3, 25, 0.25), noise=(0.01, 0.0)),
     _i("mellotron", 3.5, 0.2, 0.6, 43, 91, shape="saw", slope=1.4, tilt=0.6, bands=[(0, 999, (0.05, 0.0, 1.0))], vib=(2.5, 12, 0.0), chorus=0.004),
     # synths
     _i("synth_lead", 2.0, 0.05, 0.5, 48, 96, shape="saw", slope=1.0, bands=_SUST2(0.005, 0.3, 0.75), vib=(5.5, 8, 0.35), chorus=0.004),

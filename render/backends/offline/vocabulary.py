@@ -69,7 +69,7 @@ def _singular(word: str) -> str:
 def normalise_words(text: str) -> list[str]:
     """Lower-cased, singular word tokens of ``text`` (hyphens and '&' kept as words)."""
     text = text.lower().replace("r&b", " rnb ").replace("’", "'")
-    tokens = re.findall(r"[a-z0-9]+", text.replace("-", " "))
+    tokens = [t for t in re.findall(r"[a-z]+|[0-9]+", text.replace("-", " ")) if len(t) > 1 or t.isdigit()]
     out: list[str] = []
     for token in tokens:
         token = _SYNONYMS.get(token, token)

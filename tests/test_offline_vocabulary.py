@@ -1,0 +1,114 @@
+"""The offline engine's prompt vocabulary: coverage, robust matching, unknown words, blending."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from offline_utils import SR
+from render.backends.offline import VOCABULARY, PromptMatch, analyse_prompt
+from render.backends.offline.engine import Engine
+from render.backends.offline.session import to_pcm16
+from render.backends.offline.style import DEFAULT_STYLE
+from render.backends.offline.vocabulary import style_of_prompts
+from render.controls import GenerationConfig, WeightedPrompt
+
+# Every name of LYRIA.md's "Prompt vocabulary target" lists.
+TARGET = """Hard Rock, Latin Jazz, Polka, Baroque, Chiptune, Indie Pop, Bluegrass, Heavy Metal, Contemporary R&B, Reggaeton,
+Piano, Guitar, Bagpipes, Harpsichord, 808 Hip Hop Beat, Sitar, Harmonica, Didgeridoo, Woodwinds, Organ,
+Chill, Emotional, Danceable, Psychedelic, Acoustic Instruments, Glitchy Effects, Ominous Drone, Upbeat,
+303 Acid Bass, Accordion, Alto Saxophone, Banjo, Bass Clarinet, Bongos, Cello, Clavichord, Conga Drums, Djembe, Dulcimer,
+Fiddle, Flamenco Guitar, Funk Drums, Glockenspiel, Hang Drum, Harp, Kalimba, Koto, Mandolin, Marimba, Mellotron,
+Moog Oscillations, Ocarina, Rhodes Piano, Shamisen, Shredding Guitar, Slide Guitar, Spacey Synths, Steel Drum, Synth Pads,
+Tabla, TR-909 Drum Machine, Trumpet, Tuba, Vibraphone, Viola Ensemble, Warm Acoustic Guitar, Strings, Choir, Flute,
+Acid Jazz, Afrobeat, Bossa Nova, Breakbeat, Celtic Folk, Chillout, Classic Rock, Deep House, Disco Funk, Drum & Bass,
+Dubstep, EDM, Electro Swing, Funk, Glitch Hop, Hyperpop, Indian Classical, Indie Folk, Jazz Fusion, Lo-Fi Hip Hop,
+Marching Band, Minimal Techno, Neo-Soul, Orchestral Score, Piano Ballad, Post-Punk, Psytrance, Reggae, Salsa, Shoegaze,
+Ska, Surf Rock, Synthpop, Techno, Trance, Trap Beat, Trip Hop, Vaporwave, Ambient, Blues, Country, Gospel, Cinematic,
+Bright Tones, Crunchy Distortion, Dreamy, Echo, Ethereal Ambience, Experimental, Fat Beats, Funky, Huge Drop,
+Live Performance, Lo-fi, Rich Orchestration, Saturated Tones, Subdued Melody, Sustained Chords, Swirling Phasers,
+Tight Groove, Unsettling, Virtuoso, Weird Noises, Dark, Happy, Sad, Epic, Calm, Aggressive"""
+TARGET_NAMES = [n.strip() for n in TARGET.replace("\n", " ").split(",")]
+
+
+def test_vocabulary_covers_every_target_name_and_at_least_120_entries():
+    assert len(VOCABULARY) >= 120
+    missing = [n for n in TARGET_NAMES if n not in VOCABULARY]
+    assert not missing, f"missing from VOCABULARY: {missing}"
+
+
+@pytest.mark.parametrize("name", TARGET_NAMES)
+def test_each_target_name_matches_itself_first(name):
+    match = analyse_prompt(name)
+    assert match.matches and match.matches[0][0] == name, match
+    assert match.unmatched == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("indie pop", "Indie Pop"),
+        ("INDIE POP", "Indie Pop"),
+        ("pop indie", "Indie Pop"),
+        ("sitars", "Sitar"),
+        ("Siter", "Sitar"),
+        ("Harpsicord", "Harpsichord"),
+        ("bagpipe", "Bagpipes"),
+        ("drum and bass", "Drum & Bass"),
+        ("lofi hip-hop", "Lo-Fi Hip Hop"),
+        ("contemporary rnb", "Contemporary R&B"),
+        ("TR909 drum machine", "TR-909 Drum Machine"),
+        ("808s hip hop beat", "808 Hip Hop Beat"),
+    ],
+)
+def test_matching_is_robust_to_case_plurals_order_and_typos(text, expected):
+    names = [n for n, _ in analyse_prompt(text).matches]
+    assert expected in names, (text, names)
+
+
+def test_several_styles_in_one_prompt_and_unknown_words_reported():
+    match = analyse_prompt("Dreamy piano ballad with frobnicated zorblax")
+    assert isinstance(match, PromptMatch)
+    names = [n for n, _ in match.matches]
+    assert "Piano Ballad" in names and "Dreamy" in names
+    assert "Piano" not in names  # contained in the longer match
+    assert set(match.unmatched) == {"frobnicated", "zorblax"}
+    assert all(0 < s <= 1 for _, s in match.matches)
+
+
+def test_unknown_words_still_change_the_style_deterministically():
+    a, info_a = style_of_prompts((("zorblax", 1.0),))
+    b, _ = style_of_prompts((("quuxian", 1.0),))
+    a2, _ = style_of_prompts((("zorblax", 1.0),))
+    assert info_a["unmatched_words"] == ["zorblax"]
+    assert a.values == a2.values
+    assert a.values != b.values
+    assert a.values != DEFAULT_STYLE.values
+
+
+def test_weights_normalise_and_negative_weight_pushes_away():
+    sad, _ = style_of_prompts((("Sad", 1.0),))
+    anti_sad, _ = style_of_prompts((("Sad", -1.0),))
+    double, _ = style_of_prompts((("Sad", 5.0),))
+    assert double.values == sad.values  # normalised by the sum of |w|
+    base = DEFAULT_STYLE.get("minor")
+    assert sad.get("minor") > base > anti_sad.get("minor")
+    assert sad.get("energy") < DEFAULT_STYLE.get("energy") < anti_sad.get("energy")
+    _, info = style_of_prompts((("Indie Pop", 0.6), ("Sitar", 2.0), ("Danceable", 1.4)))
+    assert info["styles"] == pytest.approx({"Indie Pop": 0.15, "Sitar": 0.5, "Danceable": 0.35})
+
+
+def test_every_vocabulary_entry_renders_non_silent_unclipped_audio():
+    frames = int(1.2 * SR)
+    failures = []
+    for name in VOCABULARY:
+        engine = Engine()
+        engine.schedule(0, "prompts", (WeightedPrompt(text=name, weight=1.0),))
+        engine.schedule(0, "config", GenerationConfig(bpm=160, density=0.7, seed=3))
+        audio = engine.render(0, frames).audio
+        pcm = np.frombuffer(to_pcm16(audio), dtype="<i2")
+        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+        peak = int(np.abs(pcm.astype(np.int32)).max())
+        if not (rms > 1e-3 and peak < 32767 and np.isfinite(audio).all()):
+            failures.append((name, rms, peak))
+    assert not failures, failures
