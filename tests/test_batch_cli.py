@@ -11,6 +11,8 @@ import pytest
 from batch_utils import write_invalid, write_timeline
 from render.cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = 0
@@ -139,3 +141,74 @@ def test_progress_lines_and_summary_on_stderr(tree: Path, capsys: pytest.Capture
     assert "2 jobs: 2 to render (2.0 s of audio), 0 up to date" in err
     assert "rendered    in/a.yaml" in err and "render: 2 rendered; exit code 0" in err
     assert "in/a.yaml" in out
+
+
+def test_ci_example_workflow_commands_run(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The batch commands in docs/examples/lyria-render-ci.yml parse, and the gate runs without a key."""
+    import shlex
+
+    from ruamel.yaml import YAML
+
+    workflow = YAML(typ="safe").load((ROOT / "docs" / "examples" / "lyria-render-ci.yml").read_text())
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"] if "lyria-render batch" in s.get("run", "")]
+    assert len(steps) == 2 and workflow["jobs"]["render"]["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
+    render_cmd, check_cmd = (s["run"].replace("${{ matrix.shard }}", "1").replace("$SHARDS", "4")
+                             .replace('"$OUT"', "out").replace("timelines/", "in") for s in steps)
+    code, out, err = run(shlex.split(check_cmd)[1:], capsys)
+    assert code == 1 and out.count("missing") == 2, err
+    assert (tree / "reports" / "check.xml").is_file() and (tree / "reports" / "check.json").is_file()
+    code, _, err = run(shlex.split(render_cmd)[1:], capsys)  # no key here: refused after parsing every option
+    assert code == 2 and "--backend lyria needs an API key" in err
+
+
+def test_ctrl_c_keeps_finished_jobs_and_spools_then_resumes(tmp_path: Path) -> None:
+    """A real SIGINT to the CLI and its worker processes: exit 130, reports written, then resume."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for i in range(4):
+        write_timeline(tmp_path / "in" / f"j{i}.yaml", duration="2s" if i == 0 else "15s", seed=i, prompt=["Techno", "Piano"][i % 2])
+    argv = [sys.executable, "-m", "render", "--quiet", "batch", "in", "-o", "out", "--backend", "offline",
+            "--jobs", "2", "--report", "report.json"]
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "out").glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    report = json.loads((tmp_path / "report.json").read_text())
+    statuses = {j["id"]: j["status"] for j in report["jobs"]}
+    if proc.returncode == 0:
+        pytest.skip("the batch finished before the interrupt landed (machine too fast)")
+    assert proc.returncode == 130, err
+    assert "Interrupted: finished jobs are kept" in err
+    assert "rendered" in statuses.values() and "interrupted" in statuses.values(), statuses
+    assert set(statuses.values()) <= {"rendered", "interrupted", "not-run"}
+    with_audio = set()
+    for job_id, status in statuses.items():
+        stem = Path(job_id).stem
+        if status == "rendered":
+            assert (tmp_path / "out" / f"{stem}.json").is_file()
+        if status == "interrupted":
+            spool = tmp_path / "out" / ".lyria-render" / f"{stem}.spool"
+            assert spool.is_dir(), "the spool is kept"
+            assert not (tmp_path / "out" / f"{stem}.json").exists()
+            if sum(p.stat().st_size for p in spool.glob("*.pcm")):
+                with_audio.add(job_id)
+    assert with_audio, "the job running when Ctrl-C came kept its audio"
+    assert not list((tmp_path / "out").glob(".*.part*")), "no half-written file is left"
+    again = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    second = {j["id"]: j["status"] for j in json.loads((tmp_path / "report.json").read_text())["jobs"]}
+    assert all(second[i] == "skipped" for i, s in statuses.items() if s == "rendered")
+    for job_id, status in statuses.items():
+        if status == "interrupted":
+            manifest = json.loads((tmp_path / "out" / f"{Path(job_id).stem}.json").read_text())
+            assert second[job_id] == "rendered"
+            if job_id in with_audio:
+                assert manifest["render"]["resumed"] is True, "a spool with audio is resumed"
