@@ -66,7 +66,7 @@ class _Run:
             if self.received_end < self.total:
                 if self.resume:
                     self._rescan_spool()
-                start = max(0, self.received_end - self.overlap) if self.resume else 0
+                start = self._rejoin_start() if self.resume else 0
                 async for ev in self._open_or_retry(start, "resume" if self.resume else "start"):
                     yield ev
                 while self.legs:
@@ -221,13 +221,24 @@ class _Run:
             delay = self._next_attempt(reason)
             yield Reconnecting(attempt=self.attempts, delay_s=delay, reason=reason)
             await asyncio.sleep(delay)
-            start = max(0, self.received_end - self.overlap)
+            start = self._rejoin_start()
             try:
                 async for ev in self._open_leg(lambda: start, first or "reconnect"):
                     yield ev
                 return
             except TransientBackendError as exc:
                 reason = str(exc)
+
+    def _rejoin_start(self) -> int:
+        """Where a replacement session starts: ``overlap`` before the received end, but never
+        before the middle of the last segment, so the audio of a short leg is kept (joined
+        at a seam) rather than wholly replaced."""
+        floor = 0
+        filled = [seg for seg in self.spool.all_segments() if seg.frames]
+        if filled:
+            last = max(filled, key=lambda seg: seg.end)
+            floor = last.start + last.frames // 2
+        return max(0, floor, self.received_end - self.overlap)
 
     def _next_attempt(self, reason: str) -> float:
         self.attempts += 1

@@ -153,8 +153,9 @@ def _options(prepared: "Prepared") -> dict[str, Any]:
 def _render_section(conduct: Any, resumed: bool) -> dict[str, Any] | None:
     if conduct is None:
         return None
-    keep = ("chunks", "sessions", "seams", "filtered_prompts", "warnings", "wall_s", "received_frames")
+    keep = ("chunks", "sessions", "seams", "warnings", "wall_s", "received_frames")
     section = {k: conduct.get(k) for k in keep if k in conduct}
+    section["filtered_prompts"] = conduct.get("filtered", [])
     section["resumed"] = resumed
     return section
 

@@ -5,11 +5,26 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+import typer.core
 
+from ..errors import RenderError
 from ..version import __version__
+from . import console
+
+
+class RenderGroup(typer.core.TyperGroup):
+    """Maps library errors to ``Error: ...`` on stderr and their exit code, for every entry point."""
+
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except RenderError as exc:
+            console.error(f"Error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
 
 app = typer.Typer(
     name="lyria-render",
+    cls=RenderGroup,
     help=(
         "Render timelines of text prompts into finished music files, with Lyria RealTime "
         "or the embedded offline (procedural) engine.\n\n"
