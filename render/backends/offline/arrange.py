@@ -161,5 +161,7 @@ def _layers(style: StyleVector, rng: random.Random, wild: float, k: int, d: floa
         names = [n for n, _ in harm + lead if n in _PLUCKY]
         arp = ((names[0] if names else "synth_pluck", 0.8),)
     drone = _layer(style, "drone_i", rng, wild, k) if v("drone") > 0.3 else ()
+    if style.get("swirl") > 0.4:
+        pad = pad[:1] + (("phaser_pad", round(0.5 + 0.5 * style.get("swirl"), 3)),)
     bass = _layer(style, "bass_i", rng, wild, k)
     return Layers(lead=lead, harm=harm, bass=bass, pad=pad, arp=arp, drone=drone)

@@ -132,8 +132,25 @@ def compose_bar(bar: int, style: StyleVector, ctl: Controls, ctx: EpochContext) 
         notes += _texture(bar, plan, ctl, ctx)
         if ctl.mode == "VOCALIZATION":
             notes += _vocal(bar, pos, tones, plan, ctx)
+    if plan.swing > 0.05:
+        notes = [_swung(n, plan.swing) for n in notes]
     notes.sort(key=lambda n: n[0])
     return notes
+
+
+def _swung(note: Note, swing: float) -> Note:
+    """Delay off-beat 8ths (swing > 0.3) or off-beat 16ths by the swing amount."""
+    step = note[0]
+    if step != int(step):
+        return note
+    pos = int(step) % 4
+    if swing > 0.3 and pos == 2:
+        shift = swing * 0.67
+    elif pos in (1, 3):
+        shift = swing * (0.67 if swing > 0.3 else 0.33)
+    else:
+        return note
+    return (step + shift,) + note[1:]
 
 
 def _drums(bar: int, pos: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
@@ -284,15 +301,15 @@ def _arp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: Epoch
 
 
 def _drone(bar: int, pos: int, plan: PhrasePlan, ctx: EpochContext) -> list[Note]:
-    if not plan.layers.drone or bar % 2:
+    if not plan.layers.drone:
         return []
     root_index = 5 if ctx.minor else 0
     low = _fold(scale_midi(ctx.tonic_pc, root_index) + 36, 36, 47)
     notes: list[Note] = []
     for inst, gain in plan.layers.drone:
-        notes.append((0.0, GROUP_OTHER, inst, low, 32.0, 0.8 * gain, 0.0))
+        notes.append((0.0, GROUP_OTHER, inst, low, 16.5, 0.8 * gain, 0.0))
         if inst != "didgeridoo":
-            notes.append((0.0, GROUP_OTHER, inst, _fold(scale_midi(ctx.tonic_pc, root_index + 4) + 36, 43, 55), 32.0, 0.5 * gain, 0.1))
+            notes.append((0.0, GROUP_OTHER, inst, _fold(scale_midi(ctx.tonic_pc, root_index + 4) + 36, 43, 55), 16.5, 0.5 * gain, 0.1))
     return notes
 
 

@@ -108,6 +108,7 @@ class Engine:
         self._rings = [Ring() for _ in range(3)]
         self._gains = [Track(1.0) for _ in range(3)]
         self._sends = [Track(s) for s in _BASE_SEND]
+        self._drive = Track(0.0)
         self._reverb = Reverb()
         self._bus = BusCompressor()
         self._cache = SHARED_CACHE
@@ -130,6 +131,7 @@ class Engine:
             self._style_to, self._glide_t0 = style, t
             for i, track in enumerate(self._sends):
                 track.set(t, self._send_level(i, style), glide)
+            self._drive.set(t, style.get("drive"), glide)
         elif change.kind == "config":
             self.config = change.payload
             targets = (
@@ -266,6 +268,16 @@ class Engine:
         ring.add(onset, samples[:d], gl, gr)
         ring.add(onset + d, samples[d : d + rel] * self._fade(rel), gl, gr)
 
+    def _saturate(self, x: np.ndarray, a: int, n: int) -> np.ndarray:
+        """Drive (``drive`` style parameter): a tanh waveshaper on the harmony/lead group."""
+        drive = self._drive.curve(a, n)
+        if isinstance(drive, float) and drive == 0.0:
+            return x
+        d = np.asarray(drive, dtype=np.float32)  # same float32 arithmetic for constant and ramped drive
+        wet = np.minimum(d * np.float32(3.0), np.float32(1.0))
+        k = np.float32(1.0) + np.float32(10.0) * d
+        return x * (np.float32(1.0) - wet) + wet * (np.tanh(x * k) / np.sqrt(k))
+
     def _fade(self, n: int) -> np.ndarray:
         fade = self._fades.get(n)
         if fade is None:
@@ -286,6 +298,8 @@ class Engine:
                     x *= np.float32(gain)
             else:
                 x *= gain
+            if group == 2:
+                x = self._saturate(x, a, n)
             dry += x
             level = self._sends[group].curve(a, n)
             send += (x[0] + x[1]) * (level * 0.5 if isinstance(level, float) else level * np.float32(0.5))

@@ -322,4 +322,4 @@ class NoteCache:
 
 
 #: One bounded cache shared by every session in the process (notes are pure functions of their key).
-SHARED_CACHE = NoteCache(max_bytes=160 * 1024 * 1024)
+SHARED_CACHE = NoteCache(max_bytes=96 * 1024 * 1024)
