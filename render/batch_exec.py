@@ -19,7 +19,7 @@ from typing import Any, Callable
 from .batch import BatchEvent, BatchOptions, JobReport, report_for
 from .batch_plan import PlannedJob, output_state, output_states
 from .pipeline import spool_dir
-from .batch_run import JobOutcome, SessionGate, run_task, worker_init, worker_run
+from .batch_run import JobOutcome, JobStopped, SessionGate, run_task, worker_init, worker_run
 
 __all__ = ["execute"]
 
@@ -152,7 +152,7 @@ def _thread_job(task: Any, run: _Run, gate: SessionGate) -> JobOutcome:
 
     def audio(event: Any) -> None:
         if run.stop.is_set():
-            raise KeyboardInterrupt  # unwinds the conductor; the spool is kept
+            raise JobStopped("the batch is stopping")  # unwinds the conductor; the spool is kept
         received = getattr(event, "received_frames", None)
         if received is not None:
             run.queue.put(("audio", task.id, received / 48_000))

@@ -19,9 +19,17 @@ from typing import Any, Callable
 from .errors import RenderError, SpoolError, TransientBackendError
 from .pipeline import RenderInterrupted, RenderOptions, spool_dir
 
-__all__ = ["JobTask", "JobOutcome", "SessionGate", "run_task", "worker_init", "worker_run"]
+__all__ = ["JobTask", "JobOutcome", "JobStopped", "SessionGate", "run_task", "worker_init", "worker_run"]
 
 RenderFn = Callable[..., Any]
+
+
+class JobStopped(Exception):
+    """Raised from a job's progress callback or gate wait to stop it (batch Ctrl-C).
+
+    An ordinary exception, not ``KeyboardInterrupt``, so that asyncio unwinds the
+    conductor normally (sessions closed, spool writer stopped) in a job thread.
+    """
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +70,7 @@ class SessionGate:
         max_sessions: at most this many sessions open at once (rotations count twice while they overlap).
         stagger_s: at least this long between two session starts (the service filters
             sessions started too close together).
-        stop: when set, waiting sessions give up with ``KeyboardInterrupt`` (batch Ctrl-C).
+        stop: when set, waiting sessions give up with :class:`JobStopped` (batch Ctrl-C).
         clock: monotonic seconds (tests may pass their own).
     """
 
@@ -103,7 +111,7 @@ class SessionGate:
             if wait_s == 0.0:
                 return
             if self.stop is not None and self.stop.is_set():
-                raise KeyboardInterrupt
+                raise JobStopped("the batch is stopping")
             await asyncio.sleep(wait_s)
 
     def release(self) -> None:
@@ -143,7 +151,7 @@ def run_task(task: JobTask, *, progress: Callable[[Any], None] | None = None, se
         try:
             result = render(task.timeline, task.out_dir, options, progress=progress, session_gate=session_gate)
             return _outcome(task, result, attempts, time.perf_counter() - started)
-        except (RenderInterrupted, KeyboardInterrupt):
+        except (RenderInterrupted, KeyboardInterrupt, JobStopped):
             return JobOutcome(id=task.id, status="interrupted", attempts=attempts,
                               reason="interrupted; the spool is kept and the next run resumes it",
                               wall_s=time.perf_counter() - started)

@@ -16,7 +16,7 @@ from batch_utils import (always_transient, calls, fail_on_b, flaky_render, inter
                          write_timeline)
 from render.batch import BatchInterrupted, BatchOptions, render_batch
 from render.batch_jobs import discover_jobs, glob_root, parse_shard, select_shard, shard_of
-from render.batch_run import SessionGate
+from render.batch_run import JobStopped, SessionGate
 from render.errors import BatchError, UsageError
 from render.pipeline import RenderOptions
 
@@ -323,7 +323,7 @@ def test_session_gate_gives_up_when_the_batch_stops() -> None:
     gate = SessionGate(1, 0.0, stop=stop)
     assert gate.try_acquire() == 0.0
     stop.set()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(JobStopped):
         asyncio.run(gate.acquire())
 
 
@@ -350,3 +350,32 @@ def test_lyria_jobs_share_the_gate_and_retry_a_dropped_session(tmp_path: Path, m
     assert all(m["backend"]["name"] == "lyria" for m in manifests)
     again = render_batch([tmp_path / "in"], tmp_path / "out", BatchOptions(render=render, check=True))
     assert set(by_id(again).values()) == {"current"}
+
+
+def test_lyria_ctrl_c_stops_running_sessions_and_keeps_spools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lyria_utils import API_KEY, serving
+
+    from render.backends import LyriaSettings
+
+    monkeypatch.setenv("GEMINI_API_KEY", API_KEY)
+    for name in ("a", "b", "c"):
+        write_timeline(tmp_path / "in" / f"{name}.yaml", duration="30s", seed=ord(name))
+    seen: list[str] = []
+
+    def ctrl_c_on_audio(event) -> None:  # progress is delivered on the calling thread, like a real Ctrl-C
+        if event.kind == "audio" and not seen:
+            seen.append(event.job_id)
+            raise KeyboardInterrupt
+
+    with serving(pace="realtime") as server:
+        render = RenderOptions(backend="lyria", lyria=LyriaSettings(base_url=server.base_url, ca_cert=server.ca_cert))
+        options = BatchOptions(render=render, max_sessions=2, session_stagger_s=0.0)
+        with pytest.raises(BatchInterrupted) as info:
+            render_batch([tmp_path / "in"], tmp_path / "out", options, progress=ctrl_c_on_audio)
+    statuses = by_id(info.value.result)
+    assert seen and statuses[Path(seen[0]).name] == "interrupted", statuses
+    assert set(statuses.values()) <= {"interrupted", "not-run"}
+    for name, status in statuses.items():
+        spool = tmp_path / "out" / ".lyria-render" / f"{Path(name).stem}.spool"
+        assert spool.is_dir() == (status == "interrupted"), (name, status)
+    assert not list((tmp_path / "out").glob("*.wav"))
