@@ -52,7 +52,7 @@ def write_music_like(path: Path, frames: int, seed: int = 0) -> None:
             beat = 0.35 + 0.65 * np.exp(-8 * np.mod(t, 0.5))[:, None]
             bass = 0.25 * np.sin(2 * np.pi * 55 * t)[:, None]
             phase = np.mod(t, 0.5)
-            kick = (0.6 * np.sin(2 * np.pi * 60 * phase) * np.exp(-phase / 0.03))[:, None]
+            kick = (0.35 * np.sin(2 * np.pi * 60 * phase) * np.exp(-phase / 0.03))[:, None]
             x = 0.3 * pink * beat + bass * beat + kick
             f.write(np.clip(np.rint(x * 32768), -32768, 32767).astype("<i2").tobytes())
 

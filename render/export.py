@@ -165,11 +165,10 @@ class _Writer:
     def tag(self, tags: TagSet, loop: Loop | None) -> None:
         raise NotImplementedError
 
-    def commit(self, tags: TagSet, loop: Loop | None) -> dict[str, Any]:
-        """Tag, hash and move the finished temp file onto its final name."""
+    def prepare(self, tags: TagSet, loop: Loop | None) -> dict[str, Any]:
+        """Tag and hash the closed temp file; returns its report entry (not yet published)."""
         self.tag(tags, loop)
         digest, size = sha256_file(self.tmp), self.tmp.stat().st_size
-        os.replace(self.tmp, self.final)
         return {
             "format": self.fmt,
             "path": str(self.final),
@@ -180,6 +179,16 @@ class _Writer:
             "sha256": digest,
             "bytes": size,
         }
+
+    def publish(self) -> None:
+        """Move the temp file onto the final name (atomic on one file system)."""
+        os.replace(self.tmp, self.final)
+
+    def commit(self, tags: TagSet, loop: Loop | None) -> dict[str, Any]:
+        """:meth:`prepare` then :meth:`publish`."""
+        entry = self.prepare(tags, loop)
+        self.publish()
+        return entry
 
     def abort(self) -> None:
         try:
@@ -611,6 +620,8 @@ def finish(
     """
     from .master import PieceSource, plan_stitch
 
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ExportError(f"output name {name!r}: must be a plain file stem (no directories, not hidden)")
     start = time.perf_counter()
     master.validate()
     export.validate()
@@ -692,7 +703,9 @@ def _write_all(source: Any, gain_db: float, ceiling: float, search: _GainSearch 
             notes.append("loop length is not a whole number of output frames; rounded up")
     try:
         t = time.perf_counter()
-        files = [w.commit(tags, loop) for w in writers]
+        files = [w.prepare(tags, loop) for w in writers]  # every file tagged before any is published
+        for w in writers:
+            w.publish()
         clock.add("tags", t)
     except BaseException:
         for w in writers:

@@ -44,7 +44,24 @@ class Segment:
 
 @dataclass(frozen=True, kw_only=True)
 class MasterSettings:
-    """How to turn the stream into the piece (all lengths in 48 kHz stream frames)."""
+    """How to turn the stream into the piece (all lengths in 48 kHz stream frames).
+
+    Args:
+        duration_frames: exact length of the piece.
+        lead_in_frames: stream frames discarded at the start (the model settling).
+        fade_in_frames, fade_out_frames: raised-cosine fades; at least
+            ``click_fade_frames`` is always applied at both ends (not for loops).
+        target_lufs: integrated loudness to normalise to; ``None`` keeps the level.
+        true_peak_dbtp: ceiling on an 8x true-peak meter (the limiter aims 0.3 dB under).
+        loop_crossfade_frames: > 0 makes a seamless loop: the stream must hold this many
+            frames after the piece, which are crossfaded into its head. Loops get no fades.
+        seam_crossfade_frames: longest equal-power crossfade at a session seam (the
+            overlap may be shorter); placed at the end of the overlap.
+        seam_align_max_lag_frames: > 0 aligns each seam by cross-correlation within
+            +-lag; strongly correlated (aligned) seams are crossfaded linearly.
+        click_fade_frames: fade at every hard cut (ends, gaps between sessions).
+        remove_dc: subtract the piece's mean per channel.
+    """
 
     duration_frames: int
     lead_in_frames: int = 0
@@ -195,7 +212,9 @@ def plan_stitch(segments: Sequence[Segment], settings: MasterSettings) -> Stitch
     """
     if not segments:
         raise MasterError("no audio segments to master", hint="the spool is empty; render again")
-    segs = tuple(sorted(segments, key=lambda s: s.start))
+    segs = tuple(sorted((s for s in segments if s.frames > 0), key=lambda s: s.start))
+    if not segs:
+        raise MasterError("every audio segment is empty", hint="the spool holds no audio; render again")
     need_end = settings.lead_in_frames + settings.duration_frames + settings.loop_crossfade_frames
     slack = segs[-1].start + segs[-1].frames - need_end
     starts, seams, shift = [segs[0].start], [], 0
