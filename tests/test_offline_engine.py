@@ -62,7 +62,7 @@ def test_density_adds_onsets_and_voices():
         audio, _ = render(POP, G(bpm=120, density=density, seed=4), 6)
         rates.append(onset_rate(audio))
         ctl = Controls(density=density, brightness=0.5, guidance=4.0, temperature=1.1, top_k=40, mode="QUALITY")
-        voices.append(len({(n[1], n[2]) for bar in range(8, 16) for n in compose_bar(bar, style, ctl, ctx)}))
+        voices.append(len({(n[1], n[2], n[6]) for bar in range(8, 16) for n in compose_bar(bar, style, ctl, ctx)}))
     assert rates[0] < rates[1] < rates[2], rates
     assert voices[0] < voices[1] < voices[2], voices
 

@@ -60,6 +60,7 @@ class PhrasePlan:
     wild: float
     motif_seed: int
     lead_on: tuple[bool, ...]
+    breakdown: bool = False
 
 
 def candidate_count(top_k: int) -> int:
@@ -67,8 +68,19 @@ def candidate_count(top_k: int) -> int:
     return max(1, min(5, 1 + int(math.log2(max(1, top_k)) / 2.5)))
 
 
+def _eligible(ranked: list[tuple[str, float]], wild: float, k: int) -> list[tuple[str, float]]:
+    """Options a phrase may stray to: within ``k`` of the top and close enough in score.
+
+    At ``wild`` 0 only the top option; at ``wild`` >= 1.7 any positive option.
+    """
+    if not ranked:
+        return []
+    floor = ranked[0][1] * max(0.0, 1.0 - 0.6 * wild)
+    return [r for r in ranked[:k] if r[1] >= floor]
+
+
 def _pick(style: StyleVector, category: str, rng: random.Random, wild: float, k: int) -> str:
-    ranked = style.ranked(category)[:k]
+    ranked = _eligible(style.ranked(category), wild, max(2, k))
     if not ranked:
         return style.choice(category)
     if len(ranked) > 1 and rng.random() < min(0.8, 0.35 * wild):
@@ -80,10 +92,11 @@ def _layer(style: StyleVector, category: str, rng: random.Random, wild: float, k
     ranked = [(n, s) for n, s in style.ranked(category)[: max(2, k)] if n != "none"]
     if not ranked or style.choice(category) == "none":
         return ()
-    if len(ranked) > 1 and rng.random() < min(0.6, 0.25 * wild):
-        ranked = [ranked[1], ranked[0]] + ranked[2:]
     top = ranked[0][1]
     chosen = [ranked[0]] + [r for r in ranked[1:2] if r[1] >= 0.45 * top]
+    spare = [r for r in _eligible(ranked, wild, max(2, k))[1:] if r not in chosen]
+    if spare and rng.random() < min(0.6, 0.25 * wild):
+        chosen[-1] = spare[rng.randrange(len(spare))]
     total = sum(s for _, s in chosen)
     return tuple((name, round(math.sqrt(s / total), 4)) for name, s in chosen)
 
@@ -141,10 +154,11 @@ def phrase_plan(phrase: int, style: StyleVector, ctl, ctx) -> PhrasePlan:
         sync=v("sync"),
         swing=style.get("swing"),
         lead_density=v("lead"),
-        octave=style.get("octave"),
+        octave=style.get("octave") + (1.0 if section == "B" and style.get("octave") <= 0 else 0.0),
         wild=wild,
         motif_seed=stable_hash(ctx.seed, ctx.epoch, "motif", phrase if diversity else section, rng.randrange(3) if wild > 1.2 else 0),
         lead_on=tuple(layers.lead != () and not (phrase == 0 and pos < 2) for pos in range(8)),
+        breakdown=(stable_hash(ctx.seed, ctx.epoch, "breakdown", phrase) % 4 == 0) if diversity else phrase % 8 == 5,
     )
 
 
@@ -158,7 +172,7 @@ def _layers(style: StyleVector, rng: random.Random, wild: float, k: int, d: floa
             pad = pad[:1] + (("choir", 0.7),)
     arp = ()
     if (v("arp") > 0.5 and d > 0.45) or d > 0.8:
-        names = [n for n, _ in harm + lead if n in _PLUCKY]
+        names = [n for n, _ in lead if n in _PLUCKY and all(n != h for h, _ in harm)]
         arp = ((names[0] if names else "synth_pluck", 0.8),)
     drone = _layer(style, "drone_i", rng, wild, k) if v("drone") > 0.3 else ()
     if style.get("swirl") > 0.4:

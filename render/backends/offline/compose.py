@@ -120,7 +120,7 @@ def compose_bar(bar: int, style: StyleVector, ctl: Controls, ctx: EpochContext) 
     lay = plan.layers
     if not ctl.mute_drums:
         notes += _drums(bar, pos, plan, ctl, ctx)
-    if not ctl.mute_bass:
+    if not ctl.mute_bass and not (plan.breakdown and pos < 2):
         notes += _bass(bar, degree, nxt, plan, ctl, ctx)
     if not ctl.only_bass_and_drums:
         tones = _chord_tones(degree, plan.ext)
@@ -161,8 +161,8 @@ def _drums(bar: int, pos: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContex
     d = ctl.density
     rng = _rng(ctx.seed, ctx.epoch, "drums", bar)
     energy = 0.55 + 0.5 * plan.energy
-    roles = ["kick", "snare"]
-    if d > 0.15:
+    roles = [] if plan.breakdown and pos < 4 else ["kick", "snare"]
+    if d > 0.15 or not roles:
         roles.append("hat")
     if d > 0.3:
         roles += ["ohat", "ride"]
@@ -192,7 +192,7 @@ def _drums(bar: int, pos: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContex
         fill = kit.get("perc", kit["snare"]) if plan.kit in ("rock", "hand", "tabla") else kit["snare"]
         for step in range(12, 16):
             notes.append((float(step), GROUP_DRUMS, fill, 0, None, (0.45 + 0.12 * (step - 12)) * energy, -0.2 + 0.1 * (step - 12)))
-    if pos == 0 and "crash" in kit and plan.energy > 0.6 and d > 0.3:
+    if (pos == 0 or (plan.breakdown and pos == 4)) and "crash" in kit and plan.energy > 0.6 and d > 0.3:
         notes.append((0.0, GROUP_DRUMS, kit["crash"], 0, None, 0.45 * energy, -0.25))
     return notes
 

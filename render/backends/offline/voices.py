@@ -206,9 +206,10 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
             continue
         table = _table(f0, ratios[sel], amps[sel], phases[sel], oversample=_OVER)
         if not indices:
-            indices.append(_read_index(n, table.shape[0], vib=vib))
-            if sp.get("chorus"):
-                indices.append(_read_index(n, table.shape[0], 1.0 + sp["chorus"], None if vib is None else -vib))
+            spread = 0.5 * sp.get("chorus", 0.0)
+            indices.append(_read_index(n, table.shape[0], 1.0 - spread, vib=vib))
+            if spread:
+                indices.append(_read_index(n, table.shape[0], 1.0 + spread, None if vib is None else -vib))
         voice = table[indices[0]]
         if len(indices) > 1:
             voice += np.float32(0.7) * table[indices[1]]
