@@ -97,6 +97,7 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
 
     Args:
         paths: timeline files, folders (searched recursively, hidden folders skipped) and globs.
+            Files inside OUTDIR (manifests, when OUTDIR lies in an input folder) are never jobs.
         out_dir: OUTDIR; each job's ``out_dir`` mirrors its timeline's folder below its root.
         jobs_file: a YAML/JSON list of ``{timeline, formats, loudness, seed, name}``;
             its paths are relative to the jobs file and its folder is their root.
@@ -106,20 +107,22 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
         BatchError: a malformed jobs file.
     """
     out_root = Path(out_dir)
+    out_real = os.path.realpath(out_root) + os.sep
     jobs: list[BatchJob] = []
     seen: set[str] = set()
     for raw in paths:
         root, files = _expand(str(raw), None)
         for f in files:
             key = os.path.realpath(f)
-            if key not in seen:
+            if key not in seen and not key.startswith(out_real):  # OUTDIR inside an input folder: skip manifests
                 seen.add(key)
                 jobs.append(_job(f, root, out_root, JobOverrides(), "argument"))
     if jobs_file is not None:
         jf = Path(jobs_file)
         for index, spec, overrides in load_jobs_file(jf):
             _, files = _expand(spec, jf.parent)
-            jobs.extend(_job(f, jf.parent, out_root, overrides, f"{jf}: jobs[{index}]") for f in files)
+            jobs.extend(_job(f, jf.parent, out_root, overrides, f"{jf}: jobs[{index}]") for f in files
+                        if not os.path.realpath(f).startswith(out_real))
     if not jobs:
         raise UsageError("no timelines found", hint="give timeline files, folders or globs, or --jobs-file")
     return jobs

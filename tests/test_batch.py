@@ -50,6 +50,14 @@ def test_discovery_mirrors_folders_for_folders_globs_and_files(tmp_path: Path) -
     assert glob_root("timelines/**/*.yaml") == Path("timelines")
 
 
+def test_outdir_inside_an_input_folder_is_not_searched(tmp_path: Path) -> None:
+    write_timeline(tmp_path / "in" / "a.yaml")
+    first = render_batch([tmp_path / "in"], tmp_path / "in" / "out", opts())
+    assert (tmp_path / "in" / "out" / "a.json").is_file() and first.exit_code == 0
+    again = render_batch([tmp_path / "in"], tmp_path / "in" / "out", opts())
+    assert by_id(again) == {"a.yaml": "skipped"}, "the manifest a.json must not become a job"
+
+
 def test_discovery_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file or folder"):
         discover_jobs([tmp_path / "nope"], tmp_path / "out")
