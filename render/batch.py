@@ -70,6 +70,14 @@ class BatchOptions:
     session_stagger_s: float = 45.0
     render_fn: Callable[..., Any] | None = None
 
+    @property
+    def workers(self) -> int:
+        """``jobs``, else the cores this process may use (CPU affinity, e.g. in a container)."""
+        if self.jobs:
+            return self.jobs
+        affinity = getattr(os, "sched_getaffinity", None)
+        return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
 
 @dataclass(frozen=True, kw_only=True)
 class JobReport:
@@ -223,7 +231,7 @@ def render_batch(paths: Iterable[str | Path], out_dir: str | Path, options: Batc
     out_root = Path(out_dir)
     jobs: list[BatchJob] = discover_jobs(paths, out_root, jobs_file=options.jobs_file)
     identity = backend_identity(options.render, need_key=not options.check)
-    workers = options.jobs or os.cpu_count() or 1
+    workers = options.workers
     planned = plan_jobs(jobs, options.render, identity, out_root, workers=workers)
     refuse_conflicts(planned, out_root)
     chosen = {j.id for j in select_shard(jobs, options.shard)}

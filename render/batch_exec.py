@@ -78,7 +78,7 @@ def execute(planned: list[PlannedJob], options: BatchOptions, backend: str,
     run = _Run(options, progress)
     to_run = _triage(planned, run)
     run.emit(BatchEvent("planned", value=(len(to_run), sum(p.duration_s for p in to_run), len(planned))))
-    workers = min(options.jobs or os.cpu_count() or 1, len(to_run))
+    workers = min(options.workers, len(to_run))
     try:
         if to_run and not run.stop_reason:
             if backend == "lyria":
@@ -100,7 +100,7 @@ def _triage(planned: list[PlannedJob], run: _Run) -> list[PlannedJob]:
     """Record invalid and up-to-date jobs; return the ones to render."""
     to_run = []
     valid = [p for p in planned if p.ok]
-    workers = run.options.jobs or os.cpu_count() or 1
+    workers = run.options.workers
     states = iter([("stale", "forced")] * len(valid) if run.options.force else output_states(valid, workers=workers))
     for p in planned:
         if not p.ok:
