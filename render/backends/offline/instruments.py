@@ -48,29 +48,31 @@ def _i(name: str, max_s: float, release_s: float, gain: float, low: int, high: i
     return Instrument(name=name, spec=spec, group=group, max_s=max_s, release_s=release_s, gain=gain, low=low, high=high)
 
 
-_PLUCK3 = lambda a, d: [(0, 1.5, (a, d, 0.0)), (1.5, 5, (a, d * 0.45, 0.0)), (5, 999, (a, d * 0.15, 0.0))]  # noqa: E731
+def _PLUCK3(attack_s: float, ring_s: float, loss: float = 0.5) -> dict[str, Any]:
+    """Karplus-Strong-style decays: ``ring_s`` is the fundamental's decay time constant."""
+    return {"ks": (attack_s, ring_s, loss)}
 _SUST2 = lambda a, d, s, sw=0.0: [(0, 2.5, (a, d, s)), (2.5, 999, (a * 1.5, d, s * 0.9, sw))]  # noqa: E731
 
 _LIST = [
     # plucked and struck strings
-    _i("guitar", 2.5, 0.05, 0.9, 40, 84, shape="pluck", pos=0.18, slope=1.25, bands=_PLUCK3(0.002, 1.6), noise=(0.04, 0.02)),
-    _i("nylon", 2.2, 0.05, 0.9, 40, 84, shape="pluck", pos=0.22, slope=1.5, bands=_PLUCK3(0.003, 1.3), noise=(0.03, 0.02)),
-    _i("eguitar", 2.5, 0.05, 0.8, 40, 86, shape="pluck", pos=0.25, slope=1.1, bands=_PLUCK3(0.002, 2.0), vib=(5.0, 6, 0.4)),
+    _i("guitar", 2.5, 0.05, 0.9, 40, 84, shape="pluck", pos=0.18, slope=1.25, **_PLUCK3(0.002, 1.6), noise=(0.04, 0.02)),
+    _i("nylon", 2.2, 0.05, 0.9, 40, 84, shape="pluck", pos=0.22, slope=1.5, **_PLUCK3(0.003, 1.3), noise=(0.03, 0.02)),
+    _i("eguitar", 2.5, 0.05, 0.8, 40, 86, shape="pluck", pos=0.25, slope=1.1, **_PLUCK3(0.002, 2.0), vib=(5.0, 6, 0.4)),
     _i("dist_guitar", 2.5, 0.06, 0.55, 40, 88, shape="saw", slope=0.75, bands=_SUST2(0.004, 1.2, 0.6), vib=(5.5, 10, 0.3), chorus=0.003),
-    _i("slide_guitar", 2.5, 0.08, 0.8, 45, 88, shape="pluck", pos=0.2, slope=1.0, bands=_PLUCK3(0.004, 2.5), vib=(5.5, 22, 0.15)),
+    _i("slide_guitar", 2.5, 0.08, 0.8, 45, 88, shape="pluck", pos=0.2, slope=1.0, **_PLUCK3(0.004, 2.5), vib=(5.5, 22, 0.15)),
     _i("sitar", 3.0, 0.08, 0.8, 52, 91, shape="pluck", pos=0.07, slope=0.7, nh=60, bands=[(0, 1.5, (0.002, 2.6, 0.0)), (1.5, 6, (0.003, 2.2, 0.0)), (6, 999, (0.002, 1.4, 0.0, 0.05))], vib=(6.0, 8, 0.5), noise=(0.05, 0.01)),
     _i("tanpura", 4.0, 0.3, 0.5, 36, 64, shape="pluck", pos=0.06, slope=0.8, nh=50, bands=[(0, 2, (0.01, 3.5, 0.0)), (2, 999, (0.05, 3.0, 0.0, 0.2))]),
-    _i("banjo", 1.2, 0.04, 0.85, 48, 91, shape="pluck", pos=0.08, slope=0.9, bands=_PLUCK3(0.001, 0.55), noise=(0.06, 0.01)),
-    _i("mandolin", 1.2, 0.04, 0.8, 55, 93, shape="pluck", pos=0.12, slope=1.0, bands=_PLUCK3(0.001, 0.7), chorus=0.002),
-    _i("harp", 3.0, 0.1, 0.9, 36, 96, shape="pluck", pos=0.5, slope=1.7, bands=_PLUCK3(0.002, 2.4)),
-    _i("koto", 2.0, 0.06, 0.85, 50, 91, shape="pluck", pos=0.14, slope=1.05, bands=_PLUCK3(0.001, 1.3), vib=(5.0, 10, 0.4)),
-    _i("shamisen", 1.0, 0.04, 0.85, 50, 88, shape="pluck", pos=0.07, slope=0.8, bands=_PLUCK3(0.001, 0.45), noise=(0.1, 0.008)),
-    _i("dulcimer", 2.0, 0.06, 0.85, 50, 93, shape="pluck", pos=0.12, slope=1.0, bands=_PLUCK3(0.001, 1.6), chorus=0.0015),
-    _i("harpsichord", 1.6, 0.03, 0.8, 41, 89, shape="pluck", pos=0.09, slope=0.85, bands=_PLUCK3(0.001, 1.2), chorus=0.001),
-    _i("clavichord", 1.0, 0.03, 0.85, 45, 86, shape="pluck", pos=0.12, slope=0.9, bands=_PLUCK3(0.001, 0.7), vib=(5.0, 6, 0.1)),
-    _i("synth_pluck", 1.0, 0.03, 0.75, 45, 93, shape="saw", slope=1.0, bands=_PLUCK3(0.001, 0.5)),
+    _i("banjo", 1.2, 0.04, 0.85, 48, 91, shape="pluck", pos=0.08, slope=0.9, **_PLUCK3(0.001, 0.55), noise=(0.06, 0.01)),
+    _i("mandolin", 1.2, 0.04, 0.8, 55, 93, shape="pluck", pos=0.12, slope=1.0, **_PLUCK3(0.001, 0.7), chorus=0.002),
+    _i("harp", 3.0, 0.1, 0.9, 36, 96, shape="pluck", pos=0.5, slope=1.7, **_PLUCK3(0.002, 2.4)),
+    _i("koto", 2.0, 0.06, 0.85, 50, 91, shape="pluck", pos=0.14, slope=1.05, **_PLUCK3(0.001, 1.3), vib=(5.0, 10, 0.4)),
+    _i("shamisen", 1.0, 0.04, 0.85, 50, 88, shape="pluck", pos=0.07, slope=0.8, **_PLUCK3(0.001, 0.45), noise=(0.1, 0.008)),
+    _i("dulcimer", 2.0, 0.06, 0.85, 50, 93, shape="pluck", pos=0.12, slope=1.0, **_PLUCK3(0.001, 1.6), chorus=0.0015),
+    _i("harpsichord", 1.6, 0.03, 0.8, 41, 89, shape="pluck", pos=0.09, slope=0.85, **_PLUCK3(0.001, 1.2), chorus=0.001),
+    _i("clavichord", 1.0, 0.03, 0.85, 45, 86, shape="pluck", pos=0.12, slope=0.9, **_PLUCK3(0.001, 0.7), vib=(5.0, 6, 0.1)),
+    _i("synth_pluck", 1.0, 0.03, 0.75, 45, 93, shape="saw", slope=1.0, **_PLUCK3(0.001, 0.5)),
     # keys
-    _i("piano", 3.0, 0.12, 0.9, 33, 100, shape="pluck", pos=0.12, slope=1.35, inharm=0.0004, bands=_PLUCK3(0.002, 2.6), noise=(0.03, 0.01)),
+    _i("piano", 3.0, 0.12, 0.9, 33, 100, shape="pluck", pos=0.12, slope=1.35, inharm=0.0004, **_PLUCK3(0.002, 2.6), noise=(0.03, 0.01)),
     _i("rhodes", 2.5, 0.12, 0.9, 36, 96, partials=[1, 2, 3, 7.2, 14.0], amps=[1, 0.25, 0.08, 0.22, 0.06], bands=[(0, 2.5, (0.002, 2.5, 0.0)), (2.5, 999, (0.001, 0.12, 0.0))], random_phase=False),
     _i("organ", 2.5, 0.03, 0.6, 36, 96, shape="organ", nh=16, tilt=2.0, bands=[(0, 999, (0.008, 0.0, 1.0))], vib=(6.5, 8, 0.0)),
     _i("accordion", 2.5, 0.05, 0.55, 45, 93, shape="reed", slope=0.8, bands=[(0, 999, (0.02, 0.0, 1.0))], chorus=0.004),
@@ -116,9 +118,9 @@ _LIST = [
     _i("bagpipe_drone", 4.5, 0.3, 0.4, 38, 62, shape="reed", slope=0.7, even=0.6, bands=[(0, 999, (0.1, 0.0, 1.0))]),
     _i("didgeridoo", 4.5, 0.3, 0.8, 28, 46, shape="saw", slope=0.9, formants="oo", bands=[(0, 3, (0.05, 0.0, 1.0)), (3, 999, (0.05, 0.0, 1.0))], vib=(2.3, 25, 0.0), noise=(0.04, 0.0)),
     # basses
-    _i("bass_e", 2.0, 0.04, 1.0, 28, 55, shape="pluck", pos=0.2, slope=1.8, bands=_PLUCK3(0.003, 1.8), group="bass"),
-    _i("bass_pick", 2.0, 0.04, 0.95, 28, 55, shape="pluck", pos=0.1, slope=1.3, bands=_PLUCK3(0.001, 1.5), group="bass"),
-    _i("bass_upright", 1.6, 0.05, 1.0, 28, 55, shape="pluck", pos=0.3, slope=2.0, bands=_PLUCK3(0.006, 1.1), noise=(0.02, 0.02), group="bass"),
+    _i("bass_e", 2.0, 0.04, 1.0, 28, 55, shape="pluck", pos=0.2, slope=1.8, **_PLUCK3(0.003, 1.8), group="bass"),
+    _i("bass_pick", 2.0, 0.04, 0.95, 28, 55, shape="pluck", pos=0.1, slope=1.3, **_PLUCK3(0.001, 1.5), group="bass"),
+    _i("bass_upright", 1.6, 0.05, 1.0, 28, 55, shape="pluck", pos=0.3, slope=2.0, **_PLUCK3(0.006, 1.1), noise=(0.02, 0.02), group="bass"),
     _i("bass_synth", 2.0, 0.03, 0.9, 28, 55, shape="saw", slope=1.2, tilt=0.5, bands=[(0, 2.5, (0.003, 0.6, 0.7)), (2.5, 999, (0.003, 0.15, 0.2))], group="bass"),
     _i("moog_bass", 2.0, 0.03, 0.95, 28, 55, shape="saw", slope=1.0, tilt=0.6, bands=[(0, 2.5, (0.002, 0.5, 0.7)), (2.5, 999, (0.002, 0.1, 0.15))], group="bass"),
     _i("wobble_bass", 2.0, 0.03, 0.8, 28, 52, shape="square", even=0.5, tilt=0.7, bands=[(0, 2.5, (0.003, 0.0, 1.0)), (2.5, 999, (0.003, 0.0, 1.0))], vib=(4.0, 5, 0.0), group="bass"),

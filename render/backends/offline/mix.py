@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 from scipy import fft as sfft
+from scipy import signal
 
 __all__ = ["Ring", "Reverb", "BusCompressor", "soft_clip"]
 
@@ -87,9 +88,10 @@ class Reverb:
         n = int(tail_s * sr)
         parts = -(-n // self.BLOCK)
         t = np.arange(parts * self.BLOCK) / sr + self.OFFSET / sr
-        ir = rng.standard_normal((2, t.size)) * np.exp(-t * 6.9 / (tail_s * 1.2))
-        ir = np.cumsum(ir, axis=1) * 0.35 + ir * 0.3  # darker tail
-        ir -= ir.mean(axis=1, keepdims=True)
+        noise = rng.standard_normal((2, t.size))
+        b, a = signal.butter(2, [180.0, 3800.0], btype="bandpass", fs=sr)
+        ir = signal.lfilter(b, a, noise, axis=1) * np.exp(-t * 6.9 / (tail_s * 1.2))
+        ir *= np.clip(t / 0.08, 0.0, 1.0)  # smooth onset of the late tail after the early reflections
         ir *= 0.2 / np.sqrt(np.sum(ir**2, axis=1, keepdims=True))
         hp = ir.reshape(2, parts, self.BLOCK)
         padded = np.concatenate([hp, np.zeros_like(hp)], axis=2)

@@ -166,7 +166,7 @@ def length_class(inst: Instrument, needed_s: float | None) -> int:
 def _sustained(inst: Instrument) -> bool:
     flag = _SUSTAINED.get(inst.name)
     if flag is None:
-        flag = _SUSTAINED[inst.name] = any(env[2] > 0 for _, _, env in inst.spec["bands"])
+        flag = _SUSTAINED[inst.name] = "ks" not in inst.spec and any(env[2] > 0 for _, _, env in inst.spec["bands"])
     return flag
 
 
@@ -197,12 +197,14 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
     out = np.zeros(n, dtype=np.float32)
     plain = vib is None and not sp.get("chorus")
     indices: list[np.ndarray] = []
-    for lo, hi, env_spec in sp["bands"]:
+    bands = _ks_bands(f0, bright, *sp["ks"]) if "ks" in sp else sp["bands"]
+    for lo, hi, env_spec in bands:
         sel = (ratios >= lo) & (ratios < hi)
         if not sel.any():
             continue
         if plain:
-            out += np.resize(_table(f0, ratios[sel], amps[sel], phases[sel]), n) * _band_env(env_spec, t, f0, bright)
+            k = _audible_frames(env_spec, n, f0, bright)
+            out[:k] += np.resize(_table(f0, ratios[sel], amps[sel], phases[sel]), k) * _band_env(env_spec, t[:k], f0, bright)
             continue
         table = _table(f0, ratios[sel], amps[sel], phases[sel], oversample=_OVER)
         if not indices:
@@ -210,10 +212,11 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
             indices.append(_read_index(n, table.shape[0], 1.0 - spread, vib=vib))
             if spread:
                 indices.append(_read_index(n, table.shape[0], 1.0 + spread, None if vib is None else -vib))
-        voice = table[indices[0]]
+        k = _audible_frames(env_spec, n, f0, bright)
+        voice = table[indices[0][:k]]
         if len(indices) > 1:
-            voice += np.float32(0.7) * table[indices[1]]
-        out += voice * _band_env(env_spec, t, f0, bright)
+            voice += np.float32(0.7) * table[indices[1][:k]]
+        out[:k] += voice * _band_env(env_spec, t[:k], f0, bright)
     if sp.get("noise"):
         out += _breath(sp["noise"], n, t, rng, bright)
     peak = float(np.max(np.abs(out[: min(n, SR)]))) or 1.0
@@ -235,13 +238,35 @@ def _trim(x: np.ndarray, floor_db: float = -54.0) -> np.ndarray:
     return x
 
 
+def _ks_bands(f0: float, bright: float, attack_s: float, ring_s: float, loss: float) -> list[tuple]:
+    """Harmonic bands with Karplus-Strong decay times (see :mod:`.instruments`)."""
+    loss = loss * (1.6 - 1.2 * bright)
+    out = []
+    for lo, hi, centre in ((0, 1.5, 1), (1.5, 2.5, 2), (2.5, 4.5, 3.5), (4.5, 8.5, 6.3), (8.5, 16.5, 12), (16.5, 999, 24)):
+        rate = 1.0 / ring_s + loss * f0 * (np.pi * centre * f0 / SR) ** 2
+        out.append((lo, hi, (attack_s, 1.0 / rate, 0.0, 0.0, True)))
+    return out
+
+
+def _decay_s(env_spec: tuple, f0: float, bright: float) -> float:
+    attack, decay, sustain, *rest = env_spec
+    if len(rest) > 1 and rest[1]:  # already final (Karplus-Strong bands)
+        return decay
+    # plucked/struck tones ring shorter the higher they are, and darker ones die faster
+    return decay * min(2.0, (220.0 / f0) ** 0.35) * (0.7 + 0.6 * bright) if sustain == 0.0 else decay
+
+
+def _audible_frames(env_spec: tuple, n: int, f0: float, bright: float) -> int:
+    """Frames until a freely decaying band falls below -60 dB (all of ``n`` if sustained)."""
+    if env_spec[2] > 0.0 or env_spec[1] <= 0.0:
+        return n
+    return min(n, int(7.0 * _decay_s(env_spec, f0, bright) * SR) + 1)
+
+
 def _band_env(env_spec: tuple, t: np.ndarray, f0: float, bright: float) -> np.ndarray:
     attack, decay, sustain, *rest = env_spec
     swell = rest[0] if rest else 0.0
-    # plucked/struck tones ring shorter the higher they are, and darker ones die faster
-    if sustain == 0.0:
-        decay = decay * min(2.0, (220.0 / f0) ** 0.35) * (0.7 + 0.6 * bright)
-    return _envelope(t, attack, decay, sustain, swell)
+    return _envelope(t, attack, _decay_s(env_spec, f0, bright), sustain, swell)
 
 
 def _vibrato(sp: dict, n: int, t: np.ndarray, f0: float) -> np.ndarray | None:
