@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 from scipy import fft as sfft
+from scipy import signal
 
 from .instruments import INSTRUMENTS, Instrument
 from .drums import drum_sound
@@ -290,11 +291,9 @@ def _noise_bed(n: int) -> np.ndarray:
     bed = _NOISE.get("bed")
     if bed is None or bed.shape[0] < n:
         rng = np.random.default_rng(12345)
-        white = rng.standard_normal(max(n, 5 * SR))
-        spec = sfft.rfft(white)
-        f = np.fft.rfftfreq(white.shape[0], 1.0 / SR)
-        spec *= np.exp(-((np.log2(np.maximum(f, 1.0) / 3000.0)) ** 2) / 2.0)
-        bed = sfft.irfft(spec, n=white.shape[0]).astype(np.float32)
+        white = rng.standard_normal(max(n, 2 * SR)).astype(np.float32)
+        b, a = signal.butter(2, [1200.0, 7000.0], btype="bandpass", fs=SR)
+        bed = signal.lfilter(b, a, white).astype(np.float32)
         bed /= np.float32(np.max(np.abs(bed)))
         _NOISE["bed"] = bed
     return bed[:n]
@@ -302,8 +301,9 @@ def _noise_bed(n: int) -> np.ndarray:
 
 def _breath(spec: tuple, n: int, t: np.ndarray, rng: np.random.Generator, bright: float) -> np.ndarray:
     level, decay_s = spec
-    start = int(rng.integers(0, SR))
-    noise = _noise_bed(n + SR)[start : start + n] * np.float32(level * (0.5 + bright))
+    bed = _noise_bed(n)
+    start = int(rng.integers(0, bed.shape[0] - n + 1))
+    noise = bed[start : start + n] * np.float32(level * (0.5 + bright))
     if decay_s > 0:
         k = min(n, int(decay_s * 8 * SR))
         noise = noise[:k] * np.exp(t[:k] * np.float32(-1.0 / decay_s))
