@@ -175,3 +175,32 @@ def test_levels_are_sane_for_the_seed_example():
     assert -26 < rms_db < -12
     assert chunks[0].info["unmatched_words"] == []
     assert chunks[0].info["styles"] == pytest.approx({"Indie Pop": 0.15, "Sitar": 0.5, "Danceable": 0.35})
+
+
+def test_same_bytes_in_another_process_with_another_hash_seed():
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, sys; sys.path.insert(0, 'tests');"
+        "from offline_utils import render; from render.controls import GenerationConfig as G;"
+        "a, _ = render([('Lo-Fi Hip Hop', 1.0), ('zorblax', 0.5), ('Sitar', -0.3)], G(bpm=97, density=0.8, seed=5), 2);"
+        "print(hashlib.sha256(a.tobytes()).hexdigest())"
+    )
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120)
+        digests.add(out.stdout.strip())
+    here, _ = render([("Lo-Fi Hip Hop", 1.0), ("zorblax", 0.5), ("Sitar", -0.3)], G(bpm=97, density=0.8, seed=5), 2)
+    digests.add(hashlib.sha256(here.tobytes()).hexdigest())
+    assert len(digests) == 1
+
+
+def test_out_of_range_config_values_are_clamped_not_fatal():
+    audio, chunks = render(POP, G(bpm=10_000, density=7.0, brightness=-3.0, guidance=99.0, temperature=-1.0, top_k=0), 2)
+    assert chunks[0].info["bpm"] == 200
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0.01
+    assert chunks[0].info["key"].split()[1] in ("major", "minor")

@@ -13,12 +13,10 @@ lifts registers and timbres, low guidance and high temperature add variation.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 
-from .arrange import Layers, PhrasePlan, phrase_plan
+from .arrange import PhrasePlan, phrase_plan
 from .patterns import BASSLINES, COMPS, GROOVES, KITS, MAJOR_STEPS, PROGRESSIONS, vel_of
 from .style import StyleVector, stable_hash
 

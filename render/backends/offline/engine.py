@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ...controls import SAMPLE_RATE, GenerationConfig, WeightedPrompt
+from ...controls import NUMERIC_RANGES, SAMPLE_RATE, GenerationConfig, WeightedPrompt
 from .compose import STEPS_PER_BAR, Controls, EpochContext, compose_bar
 from .instruments import INSTRUMENTS
 from .mix import BusCompressor, Reverb, Ring, soft_clip
@@ -46,6 +46,17 @@ class Rendered:
     audio: np.ndarray
     spans: tuple[tuple[int, tuple[WeightedPrompt, ...], GenerationConfig, int], ...]
     info: dict[str, Any]
+
+
+_NOTE_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+
+
+def _clamp(name: str, value: float | int | None, default: float) -> float:
+    """A config value clamped to its documented range (``None``: the default)."""
+    low, high = NUMERIC_RANGES[name]
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return float(default)
+    return float(min(high, max(low, value)))
 
 
 class Track:
@@ -125,7 +136,8 @@ class Engine:
         t = change.position
         if change.kind == "prompts":
             self.prompts = tuple(change.payload)
-            style, self._info = style_of_prompts(tuple((p.text, p.weight) for p in self.prompts))
+            style, info = style_of_prompts(tuple((p.text, p.weight) for p in self.prompts))
+            self._info = {**self._info, **info}
             glide = GLIDE_FRAMES if self._started else 0
             self._style_from = self.style_at(t) if glide else style
             self._style_to, self._glide_t0 = style, t
@@ -160,7 +172,7 @@ class Engine:
         style = self.style_at(t)
         cfg = self.config
         seed = int(cfg.seed or 0)
-        self._bpm = float(cfg.bpm) if cfg.bpm else float(round(style.get("tempo")))
+        self._bpm = _clamp("bpm", cfg.bpm, float(round(style.get("tempo"))))
         if cfg.scale and cfg.scale in SCALE_TONIC:
             tonic = SCALE_TONIC[cfg.scale]
         else:
@@ -169,6 +181,8 @@ class Engine:
         self._anchor = t
         self._bars.clear()
         self._started = True
+        centre = (tonic + (9 if self._ctx.minor else 0)) % 12
+        self._info = {**self._info, "key": f"{_NOTE_NAMES[centre]} {'minor' if self._ctx.minor else 'major'}"}
 
     # -------------------------------------------------------------- rendering
     @property
@@ -204,11 +218,11 @@ class Engine:
     def _controls(self, style: StyleVector) -> Controls:
         cfg = self.config
         return Controls(
-            density=float(cfg.density) if cfg.density is not None else style.get("density"),
-            brightness=float(cfg.brightness) if cfg.brightness is not None else style.get("bright"),
-            guidance=float(cfg.guidance),
-            temperature=float(cfg.temperature),
-            top_k=int(cfg.top_k),
+            density=_clamp("density", cfg.density, style.get("density")),
+            brightness=_clamp("brightness", cfg.brightness, style.get("bright")),
+            guidance=_clamp("guidance", cfg.guidance, 4.0),
+            temperature=_clamp("temperature", cfg.temperature, 1.1),
+            top_k=int(_clamp("top_k", cfg.top_k, 40)),
             mode=str(cfg.music_generation_mode or "QUALITY").upper(),
             mute_drums=cfg.mute_drums,
             mute_bass=cfg.mute_bass,

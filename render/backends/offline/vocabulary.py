@@ -16,7 +16,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from .style import CATEGORIES, DEFAULT_STYLE, StyleVector, blend, word_style
 from .vocab_table import TABLE

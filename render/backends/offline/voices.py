@@ -13,9 +13,9 @@ VOCALIZATION voice). Notes are cached by (instrument, pitch, brightness bucket).
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from scipy import fft as sfft
@@ -324,26 +324,30 @@ class NoteCache:
     _bytes: int = 0
     hits: int = 0
     misses: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, instrument: str, midi: int, bright_bucket: int, length_cls: int = len(LENGTH_CLASSES_S) - 1) -> np.ndarray:
         """The cached samples of one note (rendered on a miss)."""
         key = (instrument, midi, bright_bucket, length_cls)
-        item = self._items.get(key)
-        if item is not None:
-            self.hits += 1
-            self._items.move_to_end(key)
-            return item
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self.hits += 1
+                self._items.move_to_end(key)
+                return item
         self.misses += 1
         if instrument in INSTRUMENTS:
             item = synth_note(INSTRUMENTS[instrument], midi, bright_bucket, length_cls)
         else:
             item = drum_sound(instrument, bright_bucket)
         item.setflags(write=False)
-        self._items[key] = item
-        self._bytes += item.nbytes
-        while self._bytes > self.max_bytes and len(self._items) > 1:
-            _, old = self._items.popitem(last=False)
-            self._bytes -= old.nbytes
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = item
+                self._bytes += item.nbytes
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
         return item
 
 
