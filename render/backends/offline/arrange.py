@@ -11,6 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from .instruments import TAPE
 from .style import StyleVector, stable_hash
 
 __all__ = ["Layers", "PhrasePlan", "phrase_plan", "candidate_count"]
@@ -178,4 +179,6 @@ def _layers(style: StyleVector, rng: random.Random, wild: float, k: int, d: floa
     if style.get("swirl") > 0.4:
         pad = pad[:1] + (("phaser_pad", round(0.5 + 0.5 * style.get("swirl"), 3)),)
     bass = _layer(style, "bass_i", rng, wild, k)
+    if style.get("wobble") > 0.35:  # worn-tape pitch wobble on the melodic layers
+        harm, pad, lead = (tuple((n + TAPE, g) for n, g in layer) for layer in (harm, pad, lead))
     return Layers(lead=lead, harm=harm, bass=bass, pad=pad, arp=arp, drone=drone)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ...controls import NUMERIC_RANGES, SAMPLE_RATE, GenerationConfig, WeightedPrompt
 from .compose import STEPS_PER_BAR, Controls, EpochContext, compose_bar
-from .instruments import INSTRUMENTS
+from .instruments import instrument
 from .mix import BusCompressor, Reverb, Ring, soft_clip
 from .patterns import SCALE_TONIC
 from .style import DEFAULT_STYLE, StyleVector, lerp_styles, stable_hash
@@ -259,7 +259,7 @@ class Engine:
                     self._play(onset, group, inst, midi, dur, vel, pan, bucket, step_frames)
 
     def _play(self, onset: int, group: int, inst: str, midi: int, dur: float | None, vel: float, pan: float, bucket: int, step_frames: float) -> None:
-        spec = INSTRUMENTS.get(inst)
+        spec = instrument(inst)
         if spec is not None:
             while midi < spec.low:
                 midi += 12

@@ -15,10 +15,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
-__all__ = ["Instrument", "INSTRUMENTS"]
+__all__ = ["Instrument", "INSTRUMENTS", "instrument", "TAPE"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,3 +130,18 @@ _LIST = [
 ]
 
 INSTRUMENTS: dict[str, Instrument] = {inst.name: inst for inst in _LIST}
+
+#: Suffix of a "worn tape" variant (slow, deep pitch wobble), e.g. ``rhodes~tape``.
+TAPE = "~tape"
+
+
+@lru_cache(maxsize=None)
+def instrument(name: str) -> Instrument | None:
+    """The instrument called ``name`` (including ``~tape`` variants), or None for drums."""
+    if name.endswith(TAPE):
+        base = INSTRUMENTS.get(name[: -len(TAPE)])
+        if base is None:
+            return None
+        spec = {**base.spec, "vib": (0.7, 22.0, 0.0)}
+        return replace(base, name=name, spec=spec)
+    return INSTRUMENTS.get(name)

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import signal
 
-from .instruments import INSTRUMENTS, Instrument
+from .instruments import Instrument, instrument
 from .drums import drum_sound
 from .style import stable_hash
 
@@ -326,9 +326,9 @@ class NoteCache:
     misses: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, instrument: str, midi: int, bright_bucket: int, length_cls: int = len(LENGTH_CLASSES_S) - 1) -> np.ndarray:
-        """The cached samples of one note (rendered on a miss)."""
-        key = (instrument, midi, bright_bucket, length_cls)
+    def get(self, name: str, midi: int, bright_bucket: int, length_cls: int = len(LENGTH_CLASSES_S) - 1) -> np.ndarray:
+        """The cached samples of one note or drum hit (rendered on a miss)."""
+        key = (name, midi, bright_bucket, length_cls)
         with self._lock:
             item = self._items.get(key)
             if item is not None:
@@ -336,10 +336,11 @@ class NoteCache:
                 self._items.move_to_end(key)
                 return item
         self.misses += 1
-        if instrument in INSTRUMENTS:
-            item = synth_note(INSTRUMENTS[instrument], midi, bright_bucket, length_cls)
+        spec = instrument(name)
+        if spec is not None:
+            item = synth_note(spec, midi, bright_bucket, length_cls)
         else:
-            item = drum_sound(instrument, bright_bucket)
+            item = drum_sound(name, bright_bucket)
         item.setflags(write=False)
         with self._lock:
             if key not in self._items:
