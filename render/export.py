@@ -367,13 +367,11 @@ def open_writers(out_dir: Path, name: str, settings: ExportSettings, tags: TagSe
 BLOCK_FRAMES = 240_000
 #: Internal ceiling sits this far under the requested true peak (detector and codec slack).
 MARGIN_DB = 0.3
-_LOUDNESS_TOLERANCE_LU = 0.1
+#: Bins of the measuring pass used to predict the limiter (5 ms at 48 kHz).
+_BIN_FRAMES = 240
+_BINS_PER_HOP = 20
 #: When the final pass misses the target by more than this, it is redone (spec: +-0.5 LU).
 _RETRY_LU = 0.35
-#: Assumed loudness-vs-gain slope under limiting until two points are measured.
-_LIMITED_SLOPE = 0.8
-#: A dry run that misses by less than this is corrected in one step, without another run.
-_ONE_STEP_LU = 0.6
 
 
 @dataclass(kw_only=True)
@@ -439,11 +437,22 @@ def _block_size(down: int) -> int:
     return max(down, BLOCK_FRAMES // down * down)
 
 
-def _measure_before(source: Any, clock: _Clock) -> tuple[Any, np.ndarray]:
-    """Pass 1: loudness and true peak of the piece, and its DC offset."""
-    from .meter import LoudnessMeter, TruePeakMeter, LoudnessStats
+@dataclass(frozen=True, kw_only=True)
+class _Measured:
+    """What the measuring pass learns: loudness stats, DC and the 5 ms bins for prediction."""
 
-    loud, peak, total = LoudnessMeter(48_000, 2), TruePeakMeter(2), np.zeros(2)
+    stats: Any
+    dc: np.ndarray
+    bin_energy: np.ndarray
+    bin_peak: np.ndarray
+
+
+def _measure_before(source: Any, clock: _Clock) -> _Measured:
+    """Pass 1: loudness and true peak of the piece, its DC offset, and 5 ms bins."""
+    from .meter import LoudnessMeter, LoudnessStats, TruePeakMeter
+
+    loud = LoudnessMeter(48_000, 2, bins_per_hop=_BINS_PER_HOP)
+    peak, total = TruePeakMeter(2, bin_frames=_BIN_FRAMES), np.zeros(2)
     for a, b in _spans(source.frames, BLOCK_FRAMES):
         t = time.perf_counter()
         x = source.read(a, b)
@@ -458,68 +467,49 @@ def _measure_before(source: Any, clock: _Clock) -> tuple[Any, np.ndarray]:
         integrated_lufs=loud.integrated_lufs(), lra_lu=loud.lra_lu(),
         true_peak_dbtp=peak.true_peak_dbtp, sample_peak_dbfs=peak.sample_peak_dbfs,
     )
-    return stats, total / max(source.frames, 1)
-
-
-def _dry_run(source: Any, gain_db: float, ceiling_dbtp: float, clock: _Clock) -> float | None:
-    """Gain + limiter + loudness at 48 kHz, nothing written: the limited loudness."""
-    from .limiter import TruePeakLimiter
-    from .meter import LoudnessMeter
-
-    lim, loud = TruePeakLimiter(48_000, 2, ceiling_dbtp=ceiling_dbtp), LoudnessMeter(48_000, 2)
-    gain = np.float32(10 ** (gain_db / 20))
-    for a, b in _spans(source.frames, BLOCK_FRAMES):
-        t = time.perf_counter()
-        x = source.read(a, b) * gain
-        t = clock.add("stitch", t)
-        y = lim.process(x)
-        t = clock.add("limiter", t)
-        loud.feed(y)
-        clock.add("loudness", t)
-    loud.feed(lim.flush())
-    return loud.integrated_lufs()
+    return _Measured(stats=stats, dc=total / max(source.frames, 1), bin_energy=loud.bin_energies(),
+                     bin_peak=peak.bin_peaks())
 
 
 class _GainSearch:
-    """Secant search for the gain whose limited loudness hits the target.
+    """Find the gain whose limited loudness hits the target.
 
-    Limiting loses more loudness the more gain there is, so the loudness-vs-gain slope
-    is below 1; until two points are known it is taken as :data:`_LIMITED_SLOPE`.
+    A model of the limiter (:func:`render.limiter.predict_limited_lufs`, on the 5 ms
+    bins of the measuring pass) gives the first guess and the slope; real measurements
+    of the output correct it (the model's error is close to a constant offset).
     """
 
-    def __init__(self, target_lufs: float) -> None:
-        self.target = target_lufs
-        self.points: list[tuple[float, float]] = []
+    def __init__(self, target_lufs: float, measured: _Measured, frames: int, ceiling_dbtp: float) -> None:
+        self.target, self.measured, self.frames, self.ceiling = target_lufs, measured, frames, ceiling_dbtp
+        self.offset_lu = 0.0  # measured minus predicted, learnt from real passes
 
-    def add(self, gain_db: float, measured_lufs: float) -> float:
-        """Record a measurement; return the gain to try next."""
-        self.points.append((gain_db, measured_lufs))
-        slope = _LIMITED_SLOPE
-        if len(self.points) > 1:
-            (g0, l0), (g1, l1) = self.points[-2], self.points[-1]
-            if abs(g1 - g0) > 1e-6:
-                slope = min(max((l1 - l0) / (g1 - g0), 0.05), 1.0)
-        return min(gain_db + (self.target - measured_lufs) / slope, 60.0)
+    def predict(self, gain_db: float) -> float | None:
+        from .limiter import predict_limited_lufs
 
+        lufs = predict_limited_lufs(self.measured.bin_energy, self.measured.bin_peak, frames=self.frames,
+                                    gain_db=gain_db, ceiling_dbtp=self.ceiling, bin_frames=_BIN_FRAMES)
+        return None if lufs is None else lufs + self.offset_lu
 
-def _settle_gain(source: Any, search: _GainSearch, gain_db: float, ceiling: float, clock: _Clock, notes: list[str]) -> float:
-    """Dry runs of gain + limiter until the corrected gain should land on target.
-
-    One run suffices when the limiter costs little loudness; the final pass measures
-    again and is redone if it still misses by more than :data:`_RETRY_LU`.
-    """
-    for run in range(1, 7):
-        measured = _dry_run(source, gain_db, ceiling, clock)
-        if measured is None:
+    def solve(self, gain_db: float) -> float:
+        """Secant iterations on the model from ``gain_db``; returns the gain to use."""
+        g0, l0 = gain_db, self.predict(gain_db)
+        if l0 is None:
             return gain_db
-        miss = search.target - measured
-        if abs(miss) <= _LOUDNESS_TOLERANCE_LU:
-            break
-        gain_db = search.add(gain_db, measured)
-        if abs(miss) <= _ONE_STEP_LU:
-            break
-    notes.append(f"limiter active: {run} dry run(s), gain {gain_db:.2f} dB")
-    return gain_db
+        g1 = g0 + (self.target - l0)
+        for _ in range(30):
+            l1 = self.predict(g1)
+            if l1 is None or abs(l1 - self.target) < 0.005 or abs(g1 - g0) < 1e-6:
+                break
+            slope = min(max((l1 - l0) / (g1 - g0), 0.02), 1.0)
+            g0, l0, g1 = g1, l1, min(g1 + (self.target - l1) / slope, 60.0)
+        return g1
+
+    def correct(self, gain_db: float, measured_lufs: float) -> float:
+        """Learn the model's offset from a real measurement and solve again."""
+        predicted = self.predict(gain_db)
+        if predicted is not None:
+            self.offset_lu += measured_lufs - predicted
+        return self.solve(gain_db)
 
 
 def _final_pass(source: Any, gain_db: float, ceiling: float, writers: list[_Writer], rate: int, clock: _Clock,
@@ -630,8 +620,9 @@ def finish(
     plan = plan_stitch(segments, master)
     clock.add("stitch", t)
     source = PieceSource(plan, master)
-    before, dc = _measure_before(source, clock)
-    source = source.with_dc(dc)
+    measured = _measure_before(source, clock)
+    before = measured.stats
+    source = source.with_dc(measured.dc)
     if progress:
         progress("measure", 1.0)
     target = master.target_lufs
@@ -641,12 +632,14 @@ def finish(
     elif target is not None:
         notes.append("loudness not measurable (silence or < 0.4 s): gain 0 dB")
     ceiling = master.true_peak_dbtp - MARGIN_DB
-    search = _GainSearch(target) if target is not None else None
-    if search and before.integrated_lufs is not None and before.true_peak_dbtp + gain_db > ceiling:
-        gain_db = _settle_gain(source, search, gain_db, ceiling, clock, notes)
+    search = None
+    if target is not None and before.integrated_lufs is not None and before.true_peak_dbtp + gain_db > ceiling:
+        search = _GainSearch(target, measured, source.frames, ceiling)
+        gain_db = search.solve(gain_db)
+        notes.append(f"limiter expected to act: gain {gain_db:.2f} dB chosen on the limiter model")
     if progress:
         progress("settle", 1.0)
-    after, lim, files, gain_db = _write_all(source, gain_db, ceiling, search, master, export, out_dir, name, tags,
+    after, lim, files, gain_db = _write_all(source, gain_db, ceiling, search, measured, master, export, out_dir, name, tags,
                                             clock, notes, progress)
     loop = None
     if master.loop_crossfade_frames:
@@ -666,7 +659,7 @@ def finish(
     )
 
 
-def _write_all(source: Any, gain_db: float, ceiling: float, search: _GainSearch | None, master: Any,
+def _write_all(source: Any, gain_db: float, ceiling: float, search: _GainSearch | None, measured: _Measured, master: Any,
                export: ExportSettings, out_dir: Path, name: str, tags: TagSet, clock: _Clock, notes: list[str],
                progress: Callable[[str, float], None] | None) -> tuple[Any, Any, list[dict[str, Any]], float]:
     """Final pass with re-measure: retry (lower ceiling / corrected gain) if the output misses."""
@@ -691,8 +684,10 @@ def _write_all(source: Any, gain_db: float, ceiling: float, search: _GainSearch 
             for w in writers:
                 w.abort()
             ceiling -= max(over_db, 0.0) + (0.1 if over_db > 0 else 0.0)
-            if search and off_lu is not None and abs(off_lu) > _RETRY_LU:
-                gain_db = search.add(gain_db, after.integrated_lufs)
+            if off_lu is not None and abs(off_lu) > _RETRY_LU:
+                if search is None:
+                    search = _GainSearch(target, measured, source.frames, ceiling)
+                gain_db = search.correct(gain_db, after.integrated_lufs)
             notes.append(f"attempt {attempt + 1} missed (true peak {after.true_peak_dbtp:.2f} dBTP, loudness {after.integrated_lufs}); re-run")
             continue
         break

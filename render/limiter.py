@@ -24,7 +24,7 @@ from scipy.ndimage import minimum_filter1d
 
 from .meter import frame_peaks, gap_bounds, interpolate_peaks, polyphase_interpolator
 
-__all__ = ["TruePeakLimiter"]
+__all__ = ["TruePeakLimiter", "predict_limited_lufs"]
 
 _FACTOR = 8
 _TAPS = 24
@@ -160,3 +160,51 @@ class TruePeakLimiter:
         if self._reduction_db < 1e-7:
             self._reduction_db = 0.0
         return reduction
+
+
+def predict_limited_lufs(
+    bin_energy: np.ndarray,
+    bin_peak: np.ndarray,
+    *,
+    frames: int,
+    gain_db: float,
+    ceiling_dbtp: float,
+    bin_frames: int,
+    sample_rate: int = 48_000,
+    release_s: float = 0.1,
+) -> float | None:
+    """Predict the integrated loudness after gain + :class:`TruePeakLimiter`, without running it.
+
+    Works on a coarse picture of the signal kept by the measuring pass: the K-weighted
+    energy and the (coarse) true peak of every ``bin_frames`` bin (5 ms at 48 kHz). The
+    limiter is simulated at bin resolution (look-ahead of one bin, the same release) and
+    each bin's energy scaled by its squared gain. Used to choose the gain so that the
+    limited loudness lands on target; the real output is measured afterwards.
+
+    Args:
+        bin_energy: weighted K-filtered sum of squares per bin (``LoudnessMeter.bin_energies``).
+        bin_peak: linear coarse true peak per bin (``TruePeakMeter.bin_peaks``).
+        frames: length of the signal in frames.
+        gain_db: gain applied before the limiter.
+        ceiling_dbtp: the limiter's ceiling.
+        bin_frames: frames per bin; 100 ms must be a whole number of bins.
+
+    Returns:
+        Predicted integrated loudness in LUFS, or ``None`` if not measurable.
+    """
+    from .meter import integrated_from_sub_blocks
+
+    n = min(bin_energy.size, bin_peak.size)
+    gain = 10 ** (gain_db / 20)
+    need = np.minimum(1.0, 10 ** (ceiling_dbtp / 20) / np.maximum(gain * bin_peak[:n].astype(np.float64), 1e-12))
+    held = np.minimum(need, np.append(need[1:], 1.0))  # the ramp starts one bin before the peak
+    target_db = -20.0 * np.log10(held)
+    ln_decay = -bin_frames / (release_s * sample_rate)
+    m = np.arange(n, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        running = np.maximum.accumulate(np.log(target_db) - m * ln_decay) if n else np.zeros(0)
+    reduction_db = np.exp(running + m * ln_decay)
+    energy = bin_energy[:n] * gain**2 * 10 ** (-reduction_db / 10)
+    per_hop = sample_rate // 10 // bin_frames
+    energy = np.concatenate([energy, np.zeros(-n % per_hop)]).reshape(-1, per_hop).sum(axis=1)
+    return integrated_from_sub_blocks(energy, frames, sample_rate)

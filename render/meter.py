@@ -26,6 +26,7 @@ __all__ = [
     "LoudnessStats",
     "measure",
     "k_weighting_coefficients",
+    "integrated_from_sub_blocks",
     "interpolate_peaks",
     "polyphase_interpolator",
     "gap_bounds",
@@ -72,12 +73,38 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 3)
 
 
+def _gated_lufs(block_energy: np.ndarray) -> float | None:
+    """BS.1770 gating over weighted 400 ms block energies (mean squares)."""
+    with np.errstate(divide="ignore"):
+        loud = -0.691 + 10.0 * np.log10(block_energy)
+    power = block_energy[loud >= _ABS_GATE_LUFS]
+    if power.size == 0:
+        return None
+    relative_gate = -0.691 + 10 * math.log10(power.mean()) - 10.0
+    kept = block_energy[(loud > relative_gate) & (loud >= _ABS_GATE_LUFS)]
+    if kept.size == 0:
+        return None
+    return float(-0.691 + 10 * math.log10(kept.mean()))
+
+
+def integrated_from_sub_blocks(sub_energy: np.ndarray, frames: int, sample_rate: int) -> float | None:
+    """Integrated loudness from weighted 100 ms sub-block energy sums (pyloudnorm's block count)."""
+    count = int(np.round((frames / sample_rate - 0.4) / 0.1)) + 1
+    if count <= 0 or frames < 0.4 * sample_rate:
+        return None
+    padded = np.concatenate([sub_energy, np.zeros(4)])
+    csum = np.concatenate([[0.0], np.cumsum(padded)])
+    return _gated_lufs((csum[4 : 4 + count] - csum[:count]) / (0.4 * sample_rate))
+
+
 class LoudnessMeter:
     """Streaming BS.1770 integrated loudness and EBU Tech 3342 loudness range.
 
     Args:
         sample_rate: frames per second; 100 ms must be a whole number of frames.
         channels: 1 to 5, in BS.1770 order.
+        bins_per_hop: keep energies at 100 ms / ``bins_per_hop`` resolution too
+            (:meth:`bin_energies`), e.g. 20 for 5 ms bins at 48 kHz.
 
     Example:
         >>> m = LoudnessMeter(48000, 2)
@@ -85,16 +112,17 @@ class LoudnessMeter:
         >>> m.integrated_lufs()                      # doctest: +SKIP
     """
 
-    def __init__(self, sample_rate: int, channels: int = 2) -> None:
-        if sample_rate % 10:
-            raise ValueError(f"sample_rate {sample_rate} Hz: 100 ms must be a whole number of frames")
+    def __init__(self, sample_rate: int, channels: int = 2, bins_per_hop: int = 1) -> None:
+        if sample_rate % (10 * bins_per_hop):
+            raise ValueError(f"sample_rate {sample_rate} Hz: 100 ms / {bins_per_hop} must be whole frames")
         self.sample_rate = sample_rate
         self.channels = channels
-        self._hop = sample_rate // 10
+        self.bins_per_hop = bins_per_hop
+        self._bin = sample_rate // 10 // bins_per_hop
         self._filters = [(b.astype(np.float32), a.astype(np.float32)) for b, a in k_weighting_coefficients(sample_rate)]
         self._zi = [np.zeros((channels, 2), np.float32) for _ in self._filters]
-        self._weights = np.asarray(_CHANNEL_WEIGHTS[:channels])
-        self._energies: list[np.ndarray] = []  # weighted sum of squares per 100 ms sub-block
+        self._weights = np.asarray(_CHANNEL_WEIGHTS[:channels], np.float32)
+        self._energies: list[np.ndarray] = []  # weighted sum of squares per bin
         self._partial = 0.0
         self._partial_frames = 0
         self.frames = 0
@@ -107,56 +135,43 @@ class LoudnessMeter:
         for i, (b, a) in enumerate(self._filters):
             y, self._zi[i] = lfilter(b, a, y, axis=1, zi=self._zi[i])
         np.square(y, out=y)
-        power = self._weights.astype(np.float32) @ y  # weighted power per frame
+        power = self._weights @ y  # weighted power per frame
         self.frames += power.shape[0]
-        first = min(self._hop - self._partial_frames, power.shape[0])
+        first = min(self._bin - self._partial_frames, power.shape[0])
         self._partial += float(power[:first].sum(dtype=np.float64))
         self._partial_frames += first
         rest = power[first:]
-        if self._partial_frames == self._hop:
+        if self._partial_frames == self._bin:
             self._energies.append(np.array([self._partial]))
-            whole = rest.shape[0] // self._hop * self._hop
+            whole = rest.shape[0] // self._bin * self._bin
             if whole:
-                self._energies.append(rest[:whole].reshape(-1, self._hop).sum(axis=1, dtype=np.float64))
+                self._energies.append(rest[:whole].reshape(-1, self._bin).sum(axis=1, dtype=np.float64))
             tail = rest[whole:]
             self._partial, self._partial_frames = float(tail.sum(dtype=np.float64)), tail.shape[0]
 
-    def _sub_blocks(self) -> np.ndarray:
+    def bin_energies(self) -> np.ndarray:
+        """Weighted K-filtered energy (sum of squares) per bin, the last one possibly partial."""
         done = np.concatenate(self._energies) if self._energies else np.zeros(0)
         return np.append(done, self._partial) if self._partial_frames else done
 
-    def _block_loudness(self, window_subs: int, partial_ok: bool) -> np.ndarray:
-        subs = self._sub_blocks()
-        duration_s = self.frames / self.sample_rate
-        window_s = window_subs / 10
-        if partial_ok:
-            count = int(np.round((duration_s - window_s) / 0.1)) + 1
-        else:
-            count = self.frames // self._hop - window_subs + 1
-        if count <= 0 or duration_s < window_s:
-            return np.zeros(0)
-        padded = np.concatenate([subs, np.zeros(window_subs)])
-        csum = np.concatenate([[0.0], np.cumsum(padded)])
-        energy = (csum[window_subs : window_subs + count] - csum[:count]) / (window_s * self.sample_rate)
-        with np.errstate(divide="ignore"):
-            return -0.691 + 10.0 * np.log10(energy)
+    def _sub_blocks(self) -> np.ndarray:
+        bins = self.bin_energies()
+        k = self.bins_per_hop
+        bins = np.concatenate([bins, np.zeros(-bins.size % k)])
+        return bins.reshape(-1, k).sum(axis=1)
 
     def integrated_lufs(self) -> float | None:
         """Gated integrated loudness in LUFS, or ``None`` for silence or < 400 ms of audio."""
-        loud = self._block_loudness(4, partial_ok=True)
-        loud = loud[loud >= _ABS_GATE_LUFS]
-        if loud.size == 0:
-            return None
-        power = 10 ** ((loud + 0.691) / 10)
-        relative_gate = -0.691 + 10 * math.log10(power.mean()) - 10.0
-        kept = power[loud > relative_gate]
-        if kept.size == 0:
-            return None
-        return float(-0.691 + 10 * math.log10(kept.mean()))
+        return integrated_from_sub_blocks(self._sub_blocks(), self.frames, self.sample_rate)
 
     def lra_lu(self) -> float | None:
         """Loudness range in LU (EBU Tech 3342), or ``None`` below 3 s or for silence."""
-        loud = self._block_loudness(30, partial_ok=False)
+        count = self.frames // (self.sample_rate // 10) - 30 + 1
+        if count <= 0:
+            return None
+        csum = np.concatenate([[0.0], np.cumsum(self._sub_blocks())])
+        with np.errstate(divide="ignore"):
+            loud = -0.691 + 10.0 * np.log10((csum[30 : 30 + count] - csum[:count]) / (3.0 * self.sample_rate))
         loud = loud[loud >= _ABS_GATE_LUFS]
         if loud.size == 0:
             return None
@@ -236,8 +251,12 @@ class TruePeakMeter:
     FACTOR = 8
     TAPS = 32
 
-    def __init__(self, channels: int = 2) -> None:
+    def __init__(self, channels: int = 2, bin_frames: int = 0) -> None:
         self._matrix = polyphase_interpolator(self.FACTOR, self.TAPS)
+        self._bin = bin_frames
+        self._bins: list[np.ndarray] = []
+        self._cur = 0.0
+        self._seen = 0
         self._half = self.TAPS // 2
         self._history = np.zeros((self.TAPS, channels), np.float32)
         self._peak = 0.0
@@ -250,6 +269,7 @@ class TruePeakMeter:
         x = np.concatenate([self._history, np.asarray(block, np.float32)])
         self._scan(x)
         self._history = x[-self.TAPS :]
+        self._seen += block.shape[0]
 
     def _scan(self, x: np.ndarray) -> None:
         """Check the gaps after samples ``half .. len-half-1`` of ``x``."""
@@ -258,11 +278,38 @@ class TruePeakMeter:
         if body.size:
             self._sample_peak = max(self._sample_peak, float(body.max()), -float(body.min()))
         self._peak = max(self._peak, self._sample_peak)
-        cand = np.nonzero(gap_bounds(x, first, stop) > self._peak)[0] + first
+        bounds = gap_bounds(x, first, stop)
+        if self._bin:
+            self._record(self._seen - self.TAPS + first, bounds * np.float32(10 ** (-COARSE_SLACK_DB / 20)))
+        cand = np.nonzero(bounds > self._peak)[0] + first
         for ch in range(x.shape[1]):
             if cand.size:
                 found = float(interpolate_peaks(x[:, ch], self._matrix, cand).max())
                 self._peak = max(self._peak, found)
+
+    def _record(self, pos: int, est: np.ndarray) -> None:
+        """Keep the per-bin maximum of the coarse gap estimate (gaps from frame ``pos`` on)."""
+        if pos < 0:
+            est, pos = est[-pos:], 0
+        b, i, n = self._bin, 0, est.size
+        if n and pos % b:
+            i = min(b - pos % b, n)
+            self._cur = max(self._cur, float(est[:i].max()))
+            if (pos + i) % b == 0:
+                self._bins.append(np.array([self._cur], np.float32))
+                self._cur = 0.0
+        full = (n - i) // b * b
+        if full:
+            self._bins.append(est[i : i + full].reshape(-1, b).max(axis=1))
+            i += full
+        if i < n:
+            self._cur = max(self._cur, float(est[i:].max()))
+
+    def bin_peaks(self) -> np.ndarray:
+        """Per-bin coarse true-peak estimate (linear), after :meth:`finish`; needs ``bin_frames``."""
+        count = -(-self._seen // self._bin) if self._bin else 0
+        done = np.concatenate(self._bins) if self._bins else np.zeros(0, np.float32)
+        return np.append(done, np.float32(self._cur))[:count] if done.size < count else done[:count]
 
     def finish(self) -> None:
         """Account for the last samples (the signal is taken to be silent after its end)."""

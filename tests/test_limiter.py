@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from audio_utils import FS, independent_true_peak_dbtp, pink_noise
-from render.limiter import TruePeakLimiter
+from render.limiter import TruePeakLimiter, predict_limited_lufs
 
 
 def _limit(x: np.ndarray, block: int, ceiling_dbtp: float = -1.3) -> tuple[np.ndarray, TruePeakLimiter]:
@@ -57,3 +57,24 @@ def test_release_recovers_gain() -> None:
     assert gain[1005] < 0.9
     assert gain[-1] > 0.999  # 100 ms release: recovered after ~1 s
     assert np.all(np.diff(gain[1010:]) >= -1e-6)  # monotonic recovery after the peak
+
+
+def test_prediction_model_tracks_the_real_limiter() -> None:
+    from render.meter import LoudnessMeter, TruePeakMeter
+
+    x = pink_noise(4 * FS, rms=0.1, seed=4).astype(np.float32)
+    x[::12_000] *= 6  # transients every 250 ms
+    loud, peak = LoudnessMeter(FS, 2, bins_per_hop=20), TruePeakMeter(2, bin_frames=240)
+    loud.feed(x)
+    peak.feed(x)
+    peak.finish()
+    gain_db = 6.0
+    y, lim = _limit(x * np.float32(10 ** (gain_db / 20)), 48_000)
+    real = LoudnessMeter(FS, 2)
+    real.feed(y)
+    predicted = predict_limited_lufs(loud.bin_energies(), peak.bin_peaks(), frames=x.shape[0], gain_db=gain_db,
+                                     ceiling_dbtp=-1.3, bin_frames=240)
+    unlimited = loud.integrated_lufs() + gain_db
+    assert lim.max_reduction_db > 3.0
+    assert predicted < unlimited
+    assert predicted == pytest.approx(real.integrated_lufs(), abs=0.3)
