@@ -109,6 +109,17 @@ def _wild(ctl, style: StyleVector) -> float:
     return max(0.0, min(3.0, w))
 
 
+def _section(phrase: int, ctx, diversity: bool, wild: float) -> tuple[str, random.Random]:
+    """The phrase's section letter and its random source.
+
+    QUALITY cycles A A B A and repeats each section's decisions; DIVERSITY draws a section
+    per phrase and decides afresh every phrase (as does very low guidance).
+    """
+    section = chr(65 + stable_hash(ctx.seed, ctx.epoch, "section", phrase) % 4) if diversity else "AABA"[phrase % 4]
+    rng = random.Random(stable_hash(ctx.seed, ctx.epoch, "plan", phrase if diversity or wild > 0.5 else section))
+    return section, rng
+
+
 def phrase_plan(phrase: int, style: StyleVector, ctl, ctx) -> PhrasePlan:
     """Decide the arrangement of one phrase.
 
@@ -120,8 +131,7 @@ def phrase_plan(phrase: int, style: StyleVector, ctl, ctx) -> PhrasePlan:
     """
     wild = _wild(ctl, style)
     diversity = ctl.mode == "DIVERSITY"
-    section = chr(65 + stable_hash(ctx.seed, ctx.epoch, "section", phrase) % 4) if diversity else "AABA"[phrase % 4]
-    rng = random.Random(stable_hash(ctx.seed, ctx.epoch, "plan", phrase if diversity or wild > 0.5 else section))
+    section, rng = _section(phrase, ctx, diversity, wild)
     k = candidate_count(ctl.top_k)
 
     def v(name: str, spread: float = 0.2) -> float:

@@ -194,6 +194,24 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
     phases = rng.uniform(0, 2 * np.pi, ratios.shape[0]) if sp.get("random_phase", True) else np.zeros(ratios.shape[0])
     n = int(min(inst.max_s, LENGTH_CLASSES_S[length_cls]) * SR)
     t = np.arange(n, dtype=np.float32) * np.float32(1.0 / SR)
+    out = _render_bands(sp, f0, bright, ratios, amps, phases, t)
+    if sp.get("noise"):
+        out += _breath(sp["noise"], n, t, rng, bright)
+    peak = float(np.max(np.abs(out[: min(n, SR)]))) or 1.0
+    out *= np.float32(1.0 / peak)
+    tail = min(n, 2400)
+    out[n - tail :] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
+    return _trim(out)
+
+
+def _render_bands(sp: dict, f0: float, bright: float, ratios: np.ndarray, amps: np.ndarray, phases: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Sum the note's partial bands, each a looping table times its own envelope.
+
+    Without vibrato or chorus a band is a plain tiling of its table; otherwise all bands
+    share one (or two, for chorus) index arrays into 4x-oversampled tables. Freely
+    decaying bands stop once they fall below -60 dB.
+    """
+    n = t.shape[0]
     vib = _vibrato(sp, n, t, f0)
     out = np.zeros(n, dtype=np.float32)
     plain = vib is None and not sp.get("chorus")
@@ -203,8 +221,8 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
         sel = (ratios >= lo) & (ratios < hi)
         if not sel.any():
             continue
+        k = _audible_frames(env_spec, n, f0, bright)
         if plain:
-            k = _audible_frames(env_spec, n, f0, bright)
             out[:k] += np.resize(_table(f0, ratios[sel], amps[sel], phases[sel]), k) * _band_env(env_spec, t[:k], f0, bright)
             continue
         table = _table(f0, ratios[sel], amps[sel], phases[sel], oversample=_OVER)
@@ -213,18 +231,11 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
             indices.append(_read_index(n, table.shape[0], 1.0 - spread, vib=vib))
             if spread:
                 indices.append(_read_index(n, table.shape[0], 1.0 + spread, None if vib is None else -vib))
-        k = _audible_frames(env_spec, n, f0, bright)
         voice = table[indices[0][:k]]
         if len(indices) > 1:
             voice += np.float32(0.7) * table[indices[1][:k]]
         out[:k] += voice * _band_env(env_spec, t[:k], f0, bright)
-    if sp.get("noise"):
-        out += _breath(sp["noise"], n, t, rng, bright)
-    peak = float(np.max(np.abs(out[: min(n, SR)]))) or 1.0
-    out *= np.float32(1.0 / peak)
-    tail = min(n, 2400)
-    out[n - tail :] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
-    return _trim(out)
+    return out
 
 
 def _trim(x: np.ndarray, floor_db: float = -54.0) -> np.ndarray:
