@@ -19,11 +19,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .errors import ExportError, RenderError
+
+if TYPE_CHECKING:
+    from .master import MasterSettings, PieceSource, Segment
 
 __all__ = [
     "ExportSettings",
@@ -447,7 +450,7 @@ class _Measured:
     bin_peak: np.ndarray
 
 
-def _measure_before(source: Any, clock: _Clock) -> _Measured:
+def _measure_before(source: PieceSource, clock: _Clock) -> _Measured:
     """Pass 1: loudness and true peak of the piece, its DC offset, and 5 ms bins."""
     from .meter import LoudnessMeter, LoudnessStats, TruePeakMeter
 
@@ -512,26 +515,14 @@ class _GainSearch:
         return self.solve(gain_db)
 
 
-def _final_pass(source: Any, gain_db: float, ceiling: float, writers: list[_Writer], rate: int, clock: _Clock,
+def _final_pass(source: PieceSource, gain_db: float, ceiling: float, writers: list[_Writer], rate: int, clock: _Clock,
                 progress: Callable[[str, float], None] | None) -> tuple[Any, Any, int]:
     """Gain, resample, limit, meter and encode every block. Returns (after stats, limiter, frames)."""
     from .limiter import TruePeakLimiter
     from .meter import LoudnessMeter, LoudnessStats, TruePeakMeter
 
     gain = np.float32(10 ** (gain_db / 20))
-    loop = source.settings.loop_crossfade_frames > 0
-
-    def read(p0: int, p1: int) -> np.ndarray:
-        if p0 >= 0 and p1 <= source.frames:
-            return source.read(p0, p1) * gain
-        if loop:  # a loop's neighbours are its own other end
-            return _wrap_read(source, p0, p1) * gain
-        out = np.zeros((p1 - p0, 2), np.float32)
-        a, b = max(p0, 0), min(p1, source.frames)
-        if a < b:
-            out[a - p0 : b - p0] = source.read(a, b) * gain
-        return out
-
+    read = _gained_reader(source, gain)
     resampler = _Resampler(read, source.frames, 48_000, rate) if rate != 48_000 else None
     lim = TruePeakLimiter(rate, 2, ceiling_dbtp=ceiling)
     loud, peak = LoudnessMeter(rate, 2), TruePeakMeter(2)
@@ -570,7 +561,25 @@ def _final_pass(source: Any, gain_db: float, ceiling: float, writers: list[_Writ
     return after, lim, written
 
 
-def _wrap_read(source: Any, p0: int, p1: int) -> np.ndarray:
+def _gained_reader(source: PieceSource, gain: np.float32) -> Callable[[int, int], np.ndarray]:
+    """``read(p0, p1)`` of the gained piece for any range: zeros beyond the ends, or wrapped for a loop."""
+    loop = source.settings.loop_crossfade_frames > 0
+
+    def read(p0: int, p1: int) -> np.ndarray:
+        if p0 >= 0 and p1 <= source.frames:
+            return source.read(p0, p1) * gain
+        if loop:  # a loop's neighbours are its own other end
+            return _wrap_read(source, p0, p1) * gain
+        out = np.zeros((p1 - p0, 2), np.float32)
+        a, b = max(p0, 0), min(p1, source.frames)
+        if a < b:
+            out[a - p0 : b - p0] = source.read(a, b) * gain
+        return out
+
+    return read
+
+
+def _wrap_read(source: PieceSource, p0: int, p1: int) -> np.ndarray:
     parts, p = [], p0
     while p < p1:
         q = p % source.frames
@@ -581,8 +590,8 @@ def _wrap_read(source: Any, p0: int, p1: int) -> np.ndarray:
 
 
 def finish(
-    segments: Sequence[Any],
-    master: Any,
+    segments: Sequence[Segment],
+    master: MasterSettings,
     export: ExportSettings,
     out_dir: Path,
     name: str,
@@ -625,18 +634,8 @@ def finish(
     source = source.with_dc(measured.dc)
     if progress:
         progress("measure", 1.0)
-    target = master.target_lufs
-    gain_db = 0.0
-    if target is not None and before.integrated_lufs is not None:
-        gain_db = target - before.integrated_lufs
-    elif target is not None:
-        notes.append("loudness not measurable (silence or < 0.4 s): gain 0 dB")
     ceiling = master.true_peak_dbtp - MARGIN_DB
-    search = None
-    if target is not None and before.integrated_lufs is not None and before.true_peak_dbtp + gain_db > ceiling:
-        search = _GainSearch(target, measured, source.frames, ceiling)
-        gain_db = search.solve(gain_db)
-        notes.append(f"limiter expected to act: gain {gain_db:.2f} dB chosen on the limiter model")
+    gain_db, search = _initial_gain(master, measured, source.frames, ceiling, notes)
     if progress:
         progress("settle", 1.0)
     after, lim, files, gain_db = _write_all(source, gain_db, ceiling, search, measured, master, export, out_dir, name, tags,
@@ -659,25 +658,64 @@ def finish(
     )
 
 
-def _write_all(source: Any, gain_db: float, ceiling: float, search: _GainSearch | None, measured: _Measured, master: Any,
+def _initial_gain(master: MasterSettings, measured: _Measured, frames: int, ceiling: float,
+                  notes: list[str]) -> tuple[float, _GainSearch | None]:
+    """Gain to the loudness target; when the limiter will act, chosen on the limiter model."""
+    target, lufs = master.target_lufs, measured.stats.integrated_lufs
+    if target is None:
+        return 0.0, None
+    if lufs is None:
+        notes.append("loudness not measurable (silence or < 0.4 s): gain 0 dB")
+        return 0.0, None
+    gain_db = target - lufs
+    if measured.stats.true_peak_dbtp + gain_db <= ceiling:
+        return gain_db, None
+    search = _GainSearch(target, measured, frames, ceiling)
+    gain_db = search.solve(gain_db)
+    notes.append(f"limiter expected to act: gain {gain_db:.2f} dB chosen on the limiter model")
+    return gain_db, search
+
+
+def _encode(source: PieceSource, gain_db: float, ceiling: float, export: ExportSettings, out_dir: Path, name: str,
+            tags: TagSet, clock: _Clock, progress: Callable[[str, float], None] | None) -> tuple[Any, Any, int, list[_Writer]]:
+    """One final pass into fresh temp files; on any error they are deleted and ExportError raised."""
+    writers = open_writers(out_dir, name, export, tags)
+    try:
+        after, lim, frames = _final_pass(source, gain_db, ceiling, writers, export.sample_rate, clock, progress)
+        for w in writers:
+            w.close()
+    except BaseException as exc:
+        for w in writers:
+            w.abort()
+        if isinstance(exc, RenderError) or not isinstance(exc, Exception):
+            raise
+        raise ExportError(f"writing {name} in {out_dir} failed: {exc}",
+                          hint="no partial file was left; fix the cause and re-run") from exc
+    return after, lim, frames, writers
+
+
+def _publish(writers: list[_Writer], tags: TagSet, loop: Loop | None, clock: _Clock) -> list[dict[str, Any]]:
+    """Tag and hash every temp file, then move them all onto their final names."""
+    try:
+        t = time.perf_counter()
+        files = [w.prepare(tags, loop) for w in writers]
+        for w in writers:
+            w.publish()
+        clock.add("tags", t)
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    return files
+
+
+def _write_all(source: PieceSource, gain_db: float, ceiling: float, search: _GainSearch | None, measured: _Measured, master: MasterSettings,
                export: ExportSettings, out_dir: Path, name: str, tags: TagSet, clock: _Clock, notes: list[str],
                progress: Callable[[str, float], None] | None) -> tuple[Any, Any, list[dict[str, Any]], float]:
     """Final pass with re-measure: retry (lower ceiling / corrected gain) if the output misses."""
     target = master.target_lufs
     for attempt in range(3):
-        writers = open_writers(out_dir, name, export, tags)
-        try:
-            after, lim, frames = _final_pass(source, gain_db, ceiling, writers, export.sample_rate, clock, progress)
-            for w in writers:
-                w.close()
-        except BaseException as exc:
-            for w in writers:
-                w.abort()
-            if isinstance(exc, RenderError):
-                raise
-            if isinstance(exc, Exception):
-                raise ExportError(f"writing {name} in {out_dir} failed: {exc}", hint="no partial file was left; fix the cause and re-run") from exc
-            raise
+        after, lim, frames, writers = _encode(source, gain_db, ceiling, export, out_dir, name, tags, clock, progress)
         over_db = after.true_peak_dbtp - (master.true_peak_dbtp - 0.1)
         off_lu = None if target is None or after.integrated_lufs is None else target - after.integrated_lufs
         if attempt < 2 and (over_db > 0 or (off_lu is not None and abs(off_lu) > _RETRY_LU)):
@@ -696,14 +734,4 @@ def _write_all(source: Any, gain_db: float, ceiling: float, search: _GainSearch 
         loop = Loop(start_frame=0, length_frames=frames)
         if frames * 48_000 != source.frames * export.sample_rate:
             notes.append("loop length is not a whole number of output frames; rounded up")
-    try:
-        t = time.perf_counter()
-        files = [w.prepare(tags, loop) for w in writers]  # every file tagged before any is published
-        for w in writers:
-            w.publish()
-        clock.add("tags", t)
-    except BaseException:
-        for w in writers:
-            w.abort()
-        raise
-    return after, lim, files, gain_db
+    return after, lim, _publish(writers, tags, loop, clock), gain_db
