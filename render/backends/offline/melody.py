@@ -58,6 +58,18 @@ def _weighted_sample(rng: random.Random, items: list[int], weights: list[float],
     return out
 
 
+def _scale_below(midi: int, tonic_pc: int, steps: int) -> int:
+    """The pitch ``steps`` scale steps below ``midi`` (which is in the scale)."""
+    from .patterns import MAJOR_STEPS
+
+    pcs = {(tonic_pc + s) % 12 for s in MAJOR_STEPS}
+    while steps > 0:
+        midi -= 1
+        if midi % 12 in pcs:
+            steps -= 1
+    return midi
+
+
 def lead_bar(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl, ctx) -> list:
     """The lead's notes in one bar of the phrase (see module docstring)."""
     from .compose import GROUP_OTHER, _chord_tones, _fold, scale_midi
@@ -88,14 +100,15 @@ def lead_bar(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl, ctx) -> lis
         if answer and pos == 7 and s == max(m[0] - half for m in mot if half <= m[0] < half + 16):
             midi = _fold(scale_midi(ctx.tonic_pc, degree), centre - 7, centre + 5)
             dur = 16 - s
-        for inst, gain in lead:
-            notes.append((s, GROUP_OTHER, inst, midi, dur, vel * gain, 0.12))
-            if plan.ornament > 0.35 and s >= 1 and rng.random() < plan.ornament * 0.6:
+        for layer, (inst, gain) in enumerate(lead):
+            pitch = midi if layer == 0 else _scale_below(midi, ctx.tonic_pc, 2)  # second layer: a third below
+            notes.append((s, GROUP_OTHER, inst, pitch, dur, vel * gain, 0.12 if layer == 0 else -0.2))
+            if layer == 0 and plan.ornament > 0.35 and s >= 1 and rng.random() < plan.ornament * 0.6:
                 grace = scale_midi(ctx.tonic_pc, idx + 1)
                 notes.append((s - 0.5, GROUP_OTHER, inst, grace, 0.25, vel * gain * 0.6, 0.12))
                 notes.append((s - 0.25, GROUP_OTHER, inst, midi, 0.25, vel * gain * 0.6, 0.12))
             if plan.echo > 0.3:
                 for k, (delay, amt) in enumerate(((3.0, 0.4), (6.0, 0.18))):
                     if s + delay < 16:
-                        notes.append((s + delay, GROUP_OTHER, inst, midi, dur, vel * gain * amt * plan.echo, -0.4 if k == 0 else 0.5))
+                        notes.append((s + delay, GROUP_OTHER, inst, pitch, dur, vel * gain * amt * plan.echo, -0.4 if k == 0 else 0.5))
     return notes
