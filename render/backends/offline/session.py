@@ -113,7 +113,7 @@ class OfflineSession:
     async def stop(self) -> None:
         """Stop generation; the next :meth:`play` starts a fresh context."""
         self._playing = False
-        self._stopped = True
+        self._stopped = self._next_frame > 0  # nothing generated yet: the context is already fresh
         self._wake.clear()
 
     async def close(self) -> None:
