@@ -83,7 +83,7 @@ def stage_bench(d: Path, segs: list[Segment], settings: MasterSettings) -> None:
     audio_s = settings.duration_frames / FS
     source = PieceSource(plan_stitch(segs, settings), settings)
     spans = [(a, min(a + BLOCK, source.frames)) for a in range(0, source.frames, BLOCK)]
-    timed("stitch (memmap, seam, fades)", audio_s, lambda: [source.read(a, b) for a, b in spans])
+    timed("stitch (pread, seam, fades)", audio_s, lambda: [source.read(a, b) for a, b in spans])
     blocks = [source.read(a, b) * np.float32(2.0) for a, b in spans[:24]]  # 2 min kept for the rest
     part_s = sum(b.shape[0] for b in blocks) / FS
     scale = audio_s / part_s
@@ -174,7 +174,20 @@ def rss_child(minutes: float) -> None:
         finish(segs, settings, ExportSettings(formats=("wav", "mp3")), d, "long", TagSet())
         dt = time.perf_counter() - t
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"  {minutes:.0f} min master (WAV + MP3): {dt:.1f} s = {minutes * 60 / dt:.1f}x, peak RSS {rss_mb:.0f} MB")
+        print(f"  {minutes:.0f} min master (WAV + MP3): {dt:.1f} s = {minutes * 60 / dt:.1f}x, "
+              f"peak RSS {rss_mb:.0f} MB (getrusage), VmHWM {_vm_hwm_mb()} MB")
+
+
+def _vm_hwm_mb() -> str:
+    """Peak RSS of this process image from /proc (getrusage also counts the parent's peak
+    before exec, because Linux folds the forking process's high-water mark in)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return f"{int(line.split()[1]) / 1024:.0f}"
+    except OSError:
+        pass
+    return "n/a"
 
 
 def main() -> None:
@@ -186,6 +199,9 @@ def main() -> None:
     if args.rss_child:
         rss_child(args.rss_child)
         return
+    if args.rss_minutes:  # first, while this parent process is still small
+        print("memory:")
+        subprocess.run([sys.executable, __file__, "--rss-child", str(args.rss_minutes)], check=True)
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         segs, settings = make_spool(d, args.minutes)
@@ -193,9 +209,7 @@ def main() -> None:
         stage_bench(d, segs, settings)
         print("whole post-processing:")
         whole_bench(d, segs, settings, ("wav", "mp3"), FS)
-    if args.rss_minutes:
-        print("memory:")
-        subprocess.run([sys.executable, __file__, "--rss-child", str(args.rss_minutes)], check=True)
+        whole_bench(d, segs, settings, ("wav", "mp3", "flac"), 44_100)
 
 
 if __name__ == "__main__":
