@@ -198,7 +198,8 @@ def _align(a: _SegmentReader, a_start: int, b: _SegmentReader, b_start: int, end
     ref = _mono(a, a_start, w0, w1)
     probe = _mono(b, b_start, w0 + lo, w1 + hi)
     score = correlate(probe, ref, mode="valid", method="fft")
-    energy = np.convolve(probe * probe, np.ones(ref.size), mode="valid")
+    csum = np.concatenate([[0.0], np.cumsum(probe.astype(np.float64) ** 2)])
+    energy = csum[ref.size :] - csum[: -ref.size]  # sliding energy of each probe window
     score = score / np.sqrt(np.maximum(energy, 1e-12) * max(float(ref @ ref), 1e-12))
     best = int(np.argmax(score))
     return best + lo, float(score[best])

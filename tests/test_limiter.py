@@ -34,12 +34,12 @@ def test_opening_peak_is_caught() -> None:
 
 
 def test_streaming_equals_whole() -> None:
-    x = pink_noise(FS, rms=0.4, seed=2).astype(np.float32)
-    whole, _ = _limit(x, x.shape[0])
+    x = pink_noise(FS // 2, rms=0.4, seed=2).astype(np.float32)
     for block in (4_800, 777, 1):
-        chunked, _ = _limit(x[: 20_000] if block == 1 else x, block)
-        ref = whole[: chunked.shape[0]] if block != 1 else _limit(x[:20_000], 20_000)[0]
-        np.testing.assert_allclose(chunked, ref, atol=1e-6, err_msg=f"block={block}")
+        part = x[:3_000] if block == 1 else x
+        whole, _ = _limit(part, part.shape[0])
+        chunked, _ = _limit(part, block)
+        np.testing.assert_allclose(chunked, whole, atol=1e-6, err_msg=f"block={block}")
 
 
 def test_quiet_signal_passes_untouched() -> None:

@@ -137,3 +137,23 @@ def test_streaming_equals_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                tmp_path, f"b{block}", TagSet())
         outs.append(_read(tmp_path / f"b{block}.wav"))
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-6)
+
+
+def test_gap_between_sessions_gets_click_fades(tmp_path: Path) -> None:
+    x = np.full((FS, 2), 0.5)
+    segs = [write_segment(tmp_path / "a.pcm", x, 0, "s1"), write_segment(tmp_path / "b.pcm", x, FS + 480, "s2")]
+    settings = MasterSettings(duration_frames=2 * FS, remove_dc=False)
+    plan = plan_stitch(segs, settings)
+    assert plan.seams[0].gap_frames == 480 and plan.seams[0].crossfade_frames == 0
+    out = PieceSource(plan, settings).read(0, 2 * FS)
+    assert np.abs(np.diff(out[FS // 2 : -FS // 2, 0])).max() < 0.02  # ramps, not steps
+    assert out[FS + 100, 0] == 0.0
+
+
+def test_progress_is_reported(tmp_path: Path) -> None:
+    seg = write_segment(tmp_path / "a.pcm", pink_noise(FS, 0.1), 0)
+    seen: list[tuple[str, float]] = []
+    finish([seg], MasterSettings(duration_frames=FS), WAV_FLOAT, tmp_path, "p", TagSet(),
+           progress=lambda stage, frac: seen.append((stage, frac)))
+    assert [s for s, _ in seen][:2] == ["measure", "settle"]
+    assert seen[-1] == ("write", 1.0)
