@@ -154,22 +154,22 @@ def _partial_matches(words: set[str]) -> list[tuple[str, frozenset[str]]]:
     return out
 
 
-_OPTIONS: dict[str, tuple[str, ...]] = {}
-
-
-def _word_options() -> dict[str, tuple[str, ...]]:
+def _all_options() -> dict[str, tuple[str, ...]]:
     """Every option the vocabulary uses, per category (what unknown words may vote for)."""
-    if not _OPTIONS:
-        for category in CATEGORIES:
-            opts = {o for e in VOCABULARY.values() for o in e.style.cats.get(category, {}) if o != "none"}
-            _OPTIONS[category] = tuple(sorted(opts))
-    return _OPTIONS
+    out = {}
+    for category in CATEGORIES:
+        opts = {o for e in VOCABULARY.values() for o in e.style.cats.get(category, {}) if o != "none"}
+        out[category] = tuple(sorted(opts))
+    return out
+
+
+_OPTIONS: dict[str, tuple[str, ...]] = _all_options()
 
 
 def _prompt_style(text: str) -> tuple[StyleVector, PromptMatch]:
     match = analyse_prompt(text)
     parts = [(VOCABULARY[name].style, score) for name, score in match.matches]
-    parts += [(word_style(w, _word_options()), 0.5) for w in match.unmatched]
+    parts += [(word_style(w, _OPTIONS), 0.5) for w in match.unmatched]
     total = sum(abs(w) for _, w in parts)
     if not parts:
         return DEFAULT_STYLE, match
