@@ -112,3 +112,23 @@ def test_every_vocabulary_entry_renders_non_silent_unclipped_audio():
         if not (rms > 1e-3 and peak < 32767 and np.isfinite(audio).all()):
             failures.append((name, rms, peak))
     assert not failures, failures
+
+
+def test_instrument_prompts_play_their_instrument():
+    from render.backends.offline.compose import Controls, EpochContext, compose_bar
+    from render.backends.offline.patterns import KITS
+
+    ctl = Controls(density=0.6, brightness=0.5, guidance=4.0, temperature=1.1, top_k=40, mode="QUALITY")
+    missing = []
+    for name, entry in VOCABULARY.items():
+        if entry.kind != "instrument":
+            continue
+        style, _ = style_of_prompts(((name, 1.0),))
+        wanted = {max(opts.items(), key=lambda kv: kv[1])[0] for cat, opts in entry.style.cats.items() if cat.endswith("_i")}
+        if "kit" in entry.style.cats:
+            wanted |= set(KITS[max(entry.style.cats["kit"].items(), key=lambda kv: kv[1])[0]].values())
+        ctx = EpochContext(tonic_pc=2, minor=style.get("minor") > 0.5, seed=0, epoch=0)
+        played = {n[2].split("~")[0] for bar in range(16) for n in compose_bar(bar, style, ctl, ctx)}
+        if not wanted & played:
+            missing.append((name, sorted(wanted)))
+    assert not missing
