@@ -92,7 +92,7 @@ class Reverb:
         b, a = signal.butter(2, [180.0, 3800.0], btype="bandpass", fs=sr)
         ir = signal.lfilter(b, a, noise, axis=1) * np.exp(-t * 6.9 / (tail_s * 1.2))
         ir *= np.clip(t / 0.08, 0.0, 1.0)  # smooth onset of the late tail after the early reflections
-        ir *= 0.2 / np.sqrt(np.sum(ir**2, axis=1, keepdims=True))
+        ir *= 0.42 / np.sqrt(np.sum(ir**2, axis=1, keepdims=True))
         hp = ir.reshape(2, parts, self.BLOCK)
         padded = np.concatenate([hp, np.zeros_like(hp)], axis=2)
         self.H = sfft.rfft(padded, axis=2).astype(np.complex64)[:, ::-1, :].copy()  # newest-first order reversed
@@ -101,7 +101,7 @@ class Reverb:
         self.prev = np.zeros(self.BLOCK, dtype=np.float32)
         taps = np.sort(rng.uniform(0.0, 1.0, size=(2, 12)) ** 1.3 * (self.OFFSET - 60) + 40, axis=1).astype(np.int64)
         self.taps = taps
-        self.tap_gain = (0.42 * np.exp(-taps / 1400.0) * rng.choice([-1, 1], size=taps.shape)).astype(np.float32)
+        self.tap_gain = (0.3 * np.exp(-taps / 1400.0) * rng.choice([-1, 1], size=taps.shape)).astype(np.float32)
         self.send = np.zeros(self._RING, dtype=np.float32)
         self.late = np.zeros((2, self._RING), dtype=np.float32)
         self.pending = np.zeros(0, dtype=np.float32)
