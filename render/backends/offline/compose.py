@@ -182,7 +182,7 @@ def _drums(bar: int, pos: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContex
                 continue
             if vel <= 0.0:
                 continue
-            vel *= energy * (1.0 + 0.15 * plan.wild * (rng.random() - 0.5))
+            vel *= energy * (1.0 + (0.12 + 0.15 * plan.wild) * (rng.random() - 0.5))  # humanised
             if role == "hat":
                 vel *= 0.55 + 0.5 * ctl.brightness
             notes.append((float(step), GROUP_DRUMS, kit[role], 0, None, vel * plan.drums_level, pans[role]))
