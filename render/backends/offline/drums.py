@@ -57,7 +57,7 @@ def _snare(name: str, b: float, tone: float, decay: float, noise_decay: float, m
 
 
 def _hat(name: str, b: float, decay: float, low: float = 6000, length: float = 0.6) -> np.ndarray:
-    t = _t(length)
+    t = _t(min(length, decay * 8))
     metal = sum(np.sign(np.sin(2 * np.pi * f * t)) for f in (205.3, 304.4, 369.6, 522.7, 540.0, 800.0))
     x = 0.6 * _band(_noise(name, t.size), low * (0.7 + 0.6 * b), None) + 0.4 * _band(metal / 6.0, low * 1.2, None)
     return x * np.exp(-t / decay)

@@ -16,6 +16,7 @@ the same arithmetic however the stream is cut into chunks.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from scipy import fft as sfft
@@ -83,25 +84,10 @@ class Reverb:
     _RING = 1 << 16
 
     def __init__(self, tail_s: float = 1.3, seed: int = 7) -> None:
-        rng = np.random.default_rng(seed)
-        sr = 48_000 // _DEC
-        n = int(tail_s * sr)
-        parts = -(-n // self.BLOCK)
-        t = np.arange(parts * self.BLOCK) / sr + self.OFFSET / sr
-        noise = rng.standard_normal((2, t.size))
-        b, a = signal.butter(2, [180.0, 3800.0], btype="bandpass", fs=sr)
-        ir = signal.lfilter(b, a, noise, axis=1) * np.exp(-t * 6.9 / (tail_s * 1.2))
-        ir *= np.clip(t / 0.08, 0.0, 1.0)  # smooth onset of the late tail after the early reflections
-        ir *= 0.42 / np.sqrt(np.sum(ir**2, axis=1, keepdims=True))
-        hp = ir.reshape(2, parts, self.BLOCK)
-        padded = np.concatenate([hp, np.zeros_like(hp)], axis=2)
-        self.H = sfft.rfft(padded, axis=2).astype(np.complex64)[:, ::-1, :].copy()  # newest-first order reversed
-        self.parts = parts
-        self.fdl = np.zeros((2 * parts, self.BLOCK + 1), dtype=np.complex64)
+        self.H, self.taps, self.tap_gain = _reverb_design(tail_s, seed, self.BLOCK, self.OFFSET)
+        self.parts = self.H.shape[1]
+        self.fdl = np.zeros((2 * self.parts, self.BLOCK + 1), dtype=np.complex64)
         self.prev = np.zeros(self.BLOCK, dtype=np.float32)
-        taps = np.sort(rng.uniform(0.0, 1.0, size=(2, 12)) ** 1.3 * (self.OFFSET - 60) + 40, axis=1).astype(np.int64)
-        self.taps = taps
-        self.tap_gain = (0.3 * np.exp(-taps / 1400.0) * rng.choice([-1, 1], size=taps.shape)).astype(np.float32)
         self.send = np.zeros(self._RING, dtype=np.float32)
         self.late = np.zeros((2, self._RING), dtype=np.float32)
         self.pending = np.zeros(0, dtype=np.float32)
@@ -167,6 +153,33 @@ class Reverb:
 
 
 _FRAC = np.array([0.0, 0.25, 0.5, 0.75], dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def _reverb_design(tail_s: float, seed: int, block: int, offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Partition spectra of the late tail (2, parts, block + 1), early tap delays and gains.
+
+    The late impulse response is band-passed noise (180 Hz - 3.8 kHz) with an exponential
+    decay, starting ``offset`` decimated samples after the direct sound.
+    """
+    rng = np.random.default_rng(seed)
+    sr = 48_000 // _DEC
+    n = int(tail_s * sr)
+    parts = -(-n // block)
+    t = np.arange(parts * block) / sr + offset / sr
+    noise = rng.standard_normal((2, t.size))
+    b, a = signal.butter(2, [180.0, 3800.0], btype="bandpass", fs=sr)
+    ir = signal.lfilter(b, a, noise, axis=1) * np.exp(-t * 6.9 / (tail_s * 1.2))
+    ir *= np.clip(t / 0.08, 0.0, 1.0)  # smooth onset of the late tail after the early reflections
+    ir *= 0.42 / np.sqrt(np.sum(ir**2, axis=1, keepdims=True))
+    hp = ir.reshape(2, parts, block)
+    padded = np.concatenate([hp, np.zeros_like(hp)], axis=2)
+    spectra = sfft.rfft(padded, axis=2).astype(np.complex64)[:, ::-1, :].copy()  # oldest partition first
+    taps = np.sort(rng.uniform(0.0, 1.0, size=(2, 12)) ** 1.3 * (offset - 60) + 40, axis=1).astype(np.int64)
+    gains = (0.3 * np.exp(-taps / 1400.0) * rng.choice([-1, 1], size=taps.shape)).astype(np.float32)
+    for arr in (spectra, taps, gains):
+        arr.setflags(write=False)
+    return spectra, taps, gains
 
 
 class BusCompressor:
