@@ -12,9 +12,8 @@ finished-before-gain piece straight from the spool (``os.pread``), so the passes
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
