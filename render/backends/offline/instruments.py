@@ -58,7 +58,7 @@ _LIST = [
     # plucked and struck strings
     _i("guitar", 2.5, 0.05, 0.9, 40, 84, shape="pluck", pos=0.18, slope=1.25, **_PLUCK3(0.002, 1.6), noise=(0.04, 0.02)),
     _i("nylon", 2.2, 0.05, 0.9, 40, 84, shape="pluck", pos=0.22, slope=1.5, **_PLUCK3(0.003, 1.3), noise=(0.03, 0.02)),
-    _i("eguitar", 2.5, 0.05, 0.8, 40, 86, shape="pluck", pos=0.25, slope=1.1, **_PLUCK3(0.002, 2.0), vib=(5.0, 6, 0.4)),
+    _i("eguitar", 2.5, 0.05, 0.8, 40, 86, shape="pluck", pos=0.25, slope=1.1, **_PLUCK3(0.002, 2.0)),
     _i("dist_guitar", 2.5, 0.06, 0.55, 40, 88, shape="saw", slope=0.75, bands=_SUST2(0.004, 1.2, 0.6), vib=(5.5, 10, 0.3), chorus=0.003),
     _i("slide_guitar", 2.5, 0.08, 0.8, 45, 88, shape="pluck", pos=0.2, slope=1.0, **_PLUCK3(0.004, 2.5), vib=(5.5, 22, 0.15)),
     _i("sitar", 2.5, 0.08, 0.8, 52, 91, shape="pluck", pos=0.07, slope=0.7, nh=60, bands=[(0, 1.5, (0.002, 2.6, 0.0)), (1.5, 6, (0.003, 2.2, 0.0)), (6, 999, (0.002, 1.4, 0.0, 0.05))], noise=(0.05, 0.01)),
@@ -66,11 +66,11 @@ _LIST = [
     _i("banjo", 1.2, 0.04, 0.85, 48, 91, shape="pluck", pos=0.08, slope=0.9, **_PLUCK3(0.001, 0.55), noise=(0.06, 0.01)),
     _i("mandolin", 1.2, 0.04, 0.8, 55, 93, shape="pluck", pos=0.12, slope=1.0, **_PLUCK3(0.001, 0.7), chorus=0.002),
     _i("harp", 3.0, 0.1, 0.9, 36, 96, shape="pluck", pos=0.5, slope=1.7, **_PLUCK3(0.002, 2.4)),
-    _i("koto", 2.0, 0.06, 0.85, 50, 91, shape="pluck", pos=0.14, slope=1.05, **_PLUCK3(0.001, 1.3), vib=(5.0, 10, 0.4)),
+    _i("koto", 2.0, 0.06, 0.85, 50, 91, shape="pluck", pos=0.14, slope=1.05, **_PLUCK3(0.001, 1.3)),
     _i("shamisen", 1.0, 0.04, 0.85, 50, 88, shape="pluck", pos=0.07, slope=0.8, **_PLUCK3(0.001, 0.45), noise=(0.1, 0.008)),
     _i("dulcimer", 2.0, 0.06, 0.85, 50, 93, shape="pluck", pos=0.12, slope=1.0, **_PLUCK3(0.001, 1.6), chorus=0.0015),
     _i("harpsichord", 1.6, 0.03, 0.8, 41, 89, shape="pluck", pos=0.09, slope=0.85, **_PLUCK3(0.001, 1.2), chorus=0.001),
-    _i("clavichord", 1.0, 0.03, 0.85, 45, 86, shape="pluck", pos=0.12, slope=0.9, **_PLUCK3(0.001, 0.7), vib=(5.0, 6, 0.1)),
+    _i("clavichord", 1.0, 0.03, 0.85, 45, 86, shape="pluck", pos=0.12, slope=0.9, **_PLUCK3(0.001, 0.7)),
     _i("synth_pluck", 1.0, 0.03, 0.75, 45, 93, shape="saw", slope=1.0, **_PLUCK3(0.001, 0.5)),
     # keys
     _i("piano", 3.0, 0.12, 0.9, 33, 100, shape="pluck", pos=0.12, slope=1.35, inharm=0.0004, **_PLUCK3(0.002, 2.6), noise=(0.03, 0.01)),
