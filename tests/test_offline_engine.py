@@ -204,3 +204,16 @@ def test_out_of_range_config_values_are_clamped_not_fatal():
     assert chunks[0].info["bpm"] == 200
     assert np.isfinite(audio).all() and np.abs(audio).max() > 0.01
     assert chunks[0].info["key"].split()[1] in ("major", "minor")
+
+
+@pytest.mark.parametrize("at", [100_000, 150_321])
+def test_prompt_and_mute_changes_do_not_click(at):
+    changes = [(at, "prompts", [("Strings", 1.0), ("Synth Pads", 0.5)]), (at + 30_000, "config", G(bpm=100, density=0.5, mute_drums=True, mute_bass=True, seed=1))]
+    audio, _ = render([("Piano", 1.0)], G(bpm=100, density=0.5, mute_drums=True, seed=1), 5, changes=changes)
+    step = np.diff(audio.mean(axis=1).astype(np.float64))
+    window = 240  # 5 ms
+    energy = np.sqrt(np.convolve(step**2, np.ones(window) / window, mode="valid"))[::window]
+    typical = np.percentile(energy, 99.5)
+    for pos in (at, at + 30_000):
+        i = pos // window
+        assert energy[i - 1 : i + 3].max() < typical, (pos, energy[i - 1 : i + 3].max(), typical)
