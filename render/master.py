@@ -231,7 +231,8 @@ def plan_stitch(segments: Sequence[Segment], settings: MasterSettings) -> Stitch
         if b_start + segs[i].frames <= a_end or b_start < a_start:
             raise MasterError(f"segment {segs[i].label or i} ({b_start}..) lies inside the previous one")
         overlap = a_end - b_start
-        fade = min(settings.seam_crossfade_frames, max(overlap, 0))
+        owned_from = seams[-1].stream_frame + seams[-1].crossfade_frames if seams else a_start
+        fade = max(0, min(settings.seam_crossfade_frames, overlap, a_end - owned_from))  # no fade over a fade
         starts.append(b_start)
         seams.append(
             Seam(

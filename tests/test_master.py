@@ -157,3 +157,14 @@ def test_progress_is_reported(tmp_path: Path) -> None:
            progress=lambda stage, frac: seen.append((stage, frac)))
     assert [s for s, _ in seen][:2] == ["measure", "settle"]
     assert seen[-1] == ("write", 1.0)
+
+
+def test_three_way_overlap_keeps_unity_weights(tmp_path: Path) -> None:
+    x = np.full((3 * FS, 2), 0.25)
+    segs = [write_segment(tmp_path / f"{i}.pcm", x, i * FS // 2, f"s{i}") for i in range(3)]  # all overlap
+    settings = MasterSettings(duration_frames=3 * FS, remove_dc=False, seam_crossfade_frames=FS)
+    plan = plan_stitch(segs, settings)
+    first, second = plan.seams
+    assert second.stream_frame >= first.stream_frame + first.crossfade_frames
+    out = PieceSource(plan, settings).read(0, 3 * FS)[200:-200, 0]  # inside the click fades
+    assert np.abs(out - 0.25).max() < 0.25 * (np.sqrt(2) - 1) + 1e-3  # equal-power bump at most
