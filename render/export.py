@@ -1,12 +1,18 @@
-"""WAV / MP3 / FLAC writers that stream block by block, tags, and atomic file writes.
+"""Write the finished piece: ``finish()`` (the whole post-processing), encoders, tags, atomic files.
 
-Every writer writes to a hidden temp file in the output directory; :meth:`_Writer.commit`
-tags it, hashes it and ``os.replace``-s it onto the final name, and :meth:`_Writer.abort`
-deletes it. A crash therefore never leaves a half-written file under a final name.
+:func:`finish` streams the piece in 5 s blocks through three steps: a measuring pass
+(loudness, true peak, DC and 5 ms bins), a gain choice (exact to the target, or on a
+model of the limiter when it will act), and one final pass (gain, resample, true-peak
+limiter, meters, every encoder). If the measured output misses the ceiling or the
+loudness target, the final pass is redone with a corrected ceiling or gain.
 
-MP3 is encoded with pedalboard's LAME writer (about 2-4x faster than libsndfile's here,
-see ``bench/master.py``); it writes the LAME/Xing header with encoder delay and padding,
-so the file decodes to the exact frame count, and mutagen adds ID3v2.3 tags.
+Every writer writes to a hidden temp file in the output directory; when all are done
+they are tagged, hashed, and only then ``os.replace``-d onto the final names; on any
+error the temp files are deleted. A crash never leaves a half-written final file.
+
+MP3 is encoded with pedalboard's LAME writer (2-4x faster than libsndfile's here, see
+``bench/master.py``); it writes the LAME/Xing header with encoder delay and padding, so
+the file decodes to the exact frame count, and mutagen adds ID3v2.3 tags.
 """
 
 from __future__ import annotations
