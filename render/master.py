@@ -343,7 +343,7 @@ class PieceSource:
 
 
 def finish(*args: object, **kwargs: object) -> object:
-    """Alias of :func:`render.export.finish`: stitch, master and write the files."""
-    from .export import finish as _finish
+    """Alias of :func:`render.finish.finish`: stitch, master and write the files."""
+    from .finish import finish as _finish
 
     return _finish(*args, **kwargs)

@@ -15,6 +15,7 @@ from mutagen.mp3 import MP3, BitrateMode
 from mutagen.wave import WAVE
 
 import render.export as export_mod
+import render.finish as finish_mod
 from audio_utils import FS, pink_noise, write_segment
 from render.errors import ExportError
 from render.export import ExportSettings, TagSet, atomic_write_text, finish, sha256_file
@@ -91,7 +92,7 @@ def test_failure_mid_encode_leaves_nothing(tmp_path: Path, segment, monkeypatch:
             raise OSError("disk full (injected)")
         real_write(self, block)
 
-    monkeypatch.setattr(export_mod, "BLOCK_FRAMES", FS // 2)
+    monkeypatch.setattr(finish_mod, "BLOCK_FRAMES", FS // 2)
     monkeypatch.setattr(export_mod._Mp3Writer, "_write", failing)
     with pytest.raises(ExportError, match="disk full"):
         finish([segment], MasterSettings(duration_frames=2 * FS), ExportSettings(formats=("wav", "mp3", "flac")),
@@ -117,3 +118,15 @@ def test_wav_subtypes(tmp_path: Path, segment, subtype: str, dtype: str) -> None
     assert sf.info(tmp_path / "s.flac").subtype == "PCM_24"
     data, _ = sf.read(tmp_path / "s.wav", dtype=dtype)
     assert data.shape == (FS, 2) and np.abs(data).max() > 0
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path: Path) -> None:
+    """Atomic writes go through mkstemp (0600); finished files must get 0666 less the umask."""
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "m.json", "{}")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644

@@ -9,7 +9,7 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-import render.export as export_mod
+import render.finish as finish_mod
 from audio_utils import FS, independent_true_peak_dbtp, pink_noise, write_segment
 from render.errors import MasterError
 from render.export import ExportSettings, TagSet, finish
@@ -132,7 +132,7 @@ def test_streaming_equals_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     settings = MasterSettings(duration_frames=4 * FS, lead_in_frames=FS // 2, loop_crossfade_frames=FS // 4)
     outs = []
     for block in (10 * FS, 4_800 * 7 + 160):
-        monkeypatch.setattr(export_mod, "BLOCK_FRAMES", block)
+        monkeypatch.setattr(finish_mod, "BLOCK_FRAMES", block)
         finish([a, b], settings, ExportSettings(formats=("wav",), wav_subtype="FLOAT", sample_rate=44_100),
                tmp_path, f"b{block}", TagSet())
         outs.append(_read(tmp_path / f"b{block}.wav"))
