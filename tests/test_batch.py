@@ -387,3 +387,20 @@ def test_lyria_ctrl_c_stops_running_sessions_and_keeps_spools(tmp_path: Path, mo
         spool = tmp_path / "out" / ".lyria-render" / f"{Path(name).stem}.spool"
         assert spool.is_dir() == (status == "interrupted"), (name, status)
     assert not list((tmp_path / "out").glob("*.wav"))
+
+
+def test_workers_limit_openblas_to_one_thread() -> None:
+    """Worker processes set every loaded OpenBLAS to one thread (a subprocess: it is process-wide)."""
+    import subprocess
+    import sys
+
+    code = ("import ctypes, numpy\nfrom render.batch_run import limit_blas_threads\n"
+            "n = limit_blas_threads(1)\n"
+            "libs = {l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower() and '.so' in l}\n"
+            "got = [getattr(ctypes.CDLL(p), s)() for p in libs for s in ('scipy_openblas_get_num_threads64_',"
+            " 'scipy_openblas_get_num_threads', 'openblas_get_num_threads') if hasattr(ctypes.CDLL(p), s)]\n"
+            "import json; print(json.dumps([n, got]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    limited, threads = json.loads(out.stdout)
+    assert limited >= 1 and set(threads) == {1}, out.stdout
