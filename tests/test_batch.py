@@ -404,3 +404,13 @@ def test_workers_limit_openblas_to_one_thread() -> None:
     assert out.returncode == 0, out.stderr
     limited, threads = json.loads(out.stdout)
     assert limited >= 1 and set(threads) == {1}, out.stdout
+
+
+def test_bad_per_job_override_is_an_invalid_job(tmp_path: Path) -> None:
+    write_timeline(tmp_path / "songs" / "a.yaml")
+    write_timeline(tmp_path / "songs" / "b.yaml", seed=2)
+    jf = tmp_path / "jobs.yaml"
+    jf.write_text("- {timeline: songs/a.yaml, loudness: -60}\n- songs/b.yaml\n")
+    result = render_batch([], tmp_path / "out", opts(jobs_file=jf))
+    assert by_id(result) == {"a.yaml": "invalid", "b.yaml": "rendered"} and result.exit_code == 2
+    assert "must be between -40 and -5 LUFS" in result.jobs[0].reason
