@@ -6,6 +6,7 @@ Kept apart from :mod:`render.pipeline` (options, planning, hashing) so each stay
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -98,9 +99,12 @@ def _conductor_options(p: Prepared) -> ConductorOptions:
 
 
 async def _conduct(conductor: Conductor, resume: bool, progress: Callable[[Any], None] | None) -> Any:
-    async for event in conductor.run(resume=resume):
-        if progress is not None:
-            progress(event)
+    # aclosing: if the loop body raises (e.g. Ctrl-C), the conductor's generator still runs
+    # its cleanup (closing sessions) before the event loop goes away.
+    async with contextlib.aclosing(conductor.run(resume=resume)) as events:
+        async for event in events:
+            if progress is not None:
+                progress(event)
     return conductor.result
 
 
