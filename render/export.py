@@ -14,6 +14,7 @@ the file decodes to the exact frame count, and mutagen adds ID3v2.3 tags.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import os
 import struct
@@ -149,7 +150,7 @@ class Loop:
     length_frames: int
 
 
-class _Writer:
+class _Writer(abc.ABC):
     """One output file being written block by block to a temp file."""
 
     fmt = ""
@@ -164,17 +165,21 @@ class _Writer:
         self.frames += block.shape[0]
         self._write(block)
 
+    @abc.abstractmethod
     def _write(self, block: np.ndarray) -> None:
-        raise NotImplementedError
+        """Implemented by each format's writer."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Implemented by each format's writer."""
 
+    @abc.abstractmethod
     def encoder(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Implemented by each format's writer."""
 
+    @abc.abstractmethod
     def tag(self, tags: TagSet, loop: Loop | None) -> None:
-        raise NotImplementedError
+        """Implemented by each format's writer."""
 
     def prepare(self, tags: TagSet, loop: Loop | None) -> dict[str, Any]:
         """Tag and hash the closed temp file; returns its report entry (not yet published)."""
@@ -219,8 +224,9 @@ class _SoundFileWriter(_Writer):
         )
         self._closed = False
 
+    @abc.abstractmethod
     def subtype(self) -> str:
-        raise NotImplementedError
+        """The libsndfile subtype to write."""
 
     def _write(self, block: np.ndarray) -> None:
         self._file.write(block)
