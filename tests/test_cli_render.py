@@ -94,3 +94,33 @@ def test_bad_option_values_are_usage_errors(tmp_path: Path) -> None:
         result = runner.invoke(app, ["render", str(path), "-o", str(tmp_path), *args])
         assert result.exit_code == 2, (args, result.output)
         assert fragment in result.stderr
+
+
+def test_progress_never_passes_its_total() -> None:
+    """tqdm drops `total` once n passes it, and a bar format that formats it then fails."""
+    import io
+
+    from tqdm import tqdm
+
+    from render.cli.progress import advance
+
+    bar = tqdm(total=10.0, file=io.StringIO(), bar_format="{n:.1f}/{total:.1f}")
+    for _ in range(11):
+        advance(bar, 1.0000001)
+    bar.close()
+    assert bar.n == 10.0
+
+
+def test_unexpected_errors_are_one_line_without_traceback(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import render.cli as cli
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise ValueError("simulated bug")
+
+    monkeypatch.setattr(cli, "app", boom)
+    monkeypatch.delenv("LYRIA_RENDER_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["validate", "x"])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "internal error (ValueError): simulated bug" in err and "Traceback" not in err

@@ -8,6 +8,7 @@ the error carries; there is never a traceback for them.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -47,3 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         console.error("Aborted.")
         sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: one line, the traceback only on request
+        if os.environ.get("LYRIA_RENDER_DEBUG"):
+            raise
+        console.error(f"Error: internal error ({type(exc).__name__}): {exc}")
+        console.error("  hint: please report it; set LYRIA_RENDER_DEBUG=1 to see the traceback")
+        sys.exit(1)

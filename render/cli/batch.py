@@ -61,7 +61,9 @@ class BatchProgress:
         limit = self.duration_s.get(job_id)
         seconds = min(seconds, limit) if limit is not None else seconds
         if self.bar is not None and seconds > before:
-            self.bar.update(round(seconds - before, 3))
+            from .progress import advance
+
+            advance(self.bar, round(seconds - before, 3))
         self.seen_s[job_id] = max(before, seconds)
 
     def _done(self, event: BatchEvent) -> None:

@@ -11,6 +11,15 @@ from tqdm import tqdm
 from . import console
 
 
+def advance(bar: tqdm, delta: float) -> None:
+    """``bar.update(delta)`` clamped to the total: tqdm drops ``total`` (and a bar format
+    that formats it fails) once ``n`` passes it, which float rounding can cause."""
+    room = (bar.total or 0) - bar.n
+    step = min(max(0.0, delta), max(0.0, room))
+    if step > 0:
+        bar.update(step)
+
+
 class RenderProgress:
     """Callable progress sink: audio seconds received, ETA and × real time."""
 
@@ -31,7 +40,7 @@ class RenderProgress:
         received = getattr(event, "received_frames", None)
         if received is not None and self.bar is not None:
             seconds = received / 48_000
-            self.bar.update(max(0.0, round(seconds - self.done_s, 3)))
+            advance(self.bar, round(seconds - self.done_s, 3))
             self.done_s = seconds
             wall = time.perf_counter() - self.started
             self.bar.set_postfix_str(f"{seconds / wall:.1f}x real time" if wall > 0 else "")
