@@ -18,11 +18,16 @@ import numpy as np
 from ...controls import SAMPLE_RATE, GenerationConfig, WeightedPrompt
 from ...errors import ProtocolError, UsageError
 from ..base import AudioChunk, ControlSpan, ServerEvent
-from .engine import ENGINE_VERSION, Engine
 
 __all__ = ["OfflineBackend", "OfflineSession", "MODEL_NAME"]
 
 MODEL_NAME = "lyria-render-procedural-1"
+
+
+def _engine_version() -> str:
+    from .engine import ENGINE_VERSION
+
+    return ENGINE_VERSION
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:
@@ -45,6 +50,8 @@ class OfflineSession:
         if chunk_frames <= 0:
             raise UsageError(f"chunk_frames={chunk_frames}: must be a positive number of frames", hint="use e.g. 96000 (2 s)")
         self.chunk_frames = int(chunk_frames)
+        from .engine import Engine  # scipy-heavy: imported when a session opens, not to pick a backend
+
         self._engine = Engine()
         self._next_frame = 0
         self._playing = False
@@ -171,7 +178,7 @@ class OfflineBackend:
             "backend": self.name,
             "model": self.model,
             "engine": "procedural (not neural): rule-based composition and synthesis in numpy",
-            "version": ENGINE_VERSION,
+            "version": _engine_version(),
             "sample_rate": SAMPLE_RATE,
             "chunk_frames": self.chunk_frames,
         }
