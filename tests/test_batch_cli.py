@@ -170,15 +170,19 @@ def test_ctrl_c_keeps_finished_jobs_and_spools_then_resumes(tmp_path: Path) -> N
     import time
 
     for i in range(4):
-        write_timeline(tmp_path / "in" / f"j{i}.yaml", duration="2s" if i == 0 else "15s", seed=i, prompt=["Techno", "Piano"][i % 2])
+        write_timeline(tmp_path / "in" / f"j{i}.yaml", duration="2s" if i == 0 else "60s", seed=i, prompt=["Techno", "Piano"][i % 2])
     argv = [sys.executable, "-m", "render", "--quiet", "batch", "in", "-o", "out", "--backend", "offline",
             "--jobs", "2", "--report", "report.json"]
     env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
+    def finished_one_and_streaming_another() -> bool:
+        spools = (tmp_path / "out" / ".lyria-render").glob("*.spool/*.pcm")
+        return bool(list((tmp_path / "out").glob("*.json"))) and any(p.stat().st_size for p in spools)
+
     deadline = time.monotonic() + 60
-    while not list((tmp_path / "out").glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    while not finished_one_and_streaming_another() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     report = json.loads((tmp_path / "report.json").read_text())
