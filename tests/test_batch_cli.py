@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from proc_utils import default_sigint
+
 from batch_utils import write_invalid, write_timeline
 from render.cli import main
 
@@ -175,7 +177,7 @@ def test_ctrl_c_keeps_finished_jobs_and_spools_then_resumes(tmp_path: Path) -> N
             "--jobs", "2", "--report", "report.json"]
     env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=default_sigint)
     def finished_one_and_streaming_another() -> bool:
         spools = (tmp_path / "out" / ".lyria-render").glob("*.spool/*.pcm")
         return bool(list((tmp_path / "out").glob("*.json"))) and any(p.stat().st_size for p in spools)

@@ -26,6 +26,8 @@ from render import RenderOptions, render_timeline
 from render.cli import app
 from render.errors import UsageError
 
+from proc_utils import default_sigint
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -144,7 +146,8 @@ def test_quick_prompt_malformed_segments_are_errors(tmp_path: Path, prompt: str,
 def _start_render(tl_path: Path, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "render", "-q", "render", str(tl_path), "-o", str(out),
                              "--backend", "offline", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=default_sigint)
 
 
 def _wait_for_chunks(spool: Path, n: int, proc: subprocess.Popen, timeout_s: float = 60) -> None:

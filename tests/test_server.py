@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from proc_utils import default_sigint
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -185,7 +187,8 @@ def test_cli_serve_writes_ready_file_and_stops_on_ctrl_c(tmp_path: Path) -> None
     ready = tmp_path / "ready.json"
     command = [python(), "-m", "render.server", "--port", "0", "--pace", "fast", "--chunk-s", "0.5",
                "--state-dir", str(tmp_path / "state"), "--ready-file", str(ready), "--drop-after-chunks", "1"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), text=True)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), text=True,
+                            preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 15
         while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
