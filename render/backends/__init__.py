@@ -49,7 +49,7 @@ def select_backend(
         raise UsageError(f"unknown backend {choice!r}: use auto, offline or lyria")
     key = None
     if choice != "offline":
-        from .lyria import resolve_api_key
+        from .secrets import resolve_api_key
 
         key = resolve_api_key(lyria.api_key_file)
     if choice == "lyria" and not key:

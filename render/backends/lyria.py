@@ -27,9 +27,7 @@ a logging filter scrubs it from the SDK's and websockets' debug logs (which prin
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import re
 import ssl
 import tempfile
 import threading
@@ -40,62 +38,17 @@ from typing import Any, AsyncIterator, Sequence
 from ..controls import CHANNELS, SAMPLE_RATE, GenerationConfig, WeightedPrompt
 from ..errors import AuthError, BackendError, ProtocolError, TransientBackendError, UsageError
 from .base import BYTES_PER_FRAME, AudioChunk, ControlSpan, FilteredPrompt, ServerEvent, ServerWarning
+from .secrets import redact, register_secret, resolve_api_key
 
 __all__ = ["LyriaBackend", "LyriaSession", "resolve_api_key", "redact", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "models/lyria-realtime-exp"
-_LOGGERS = ("websockets", "websockets.client", "google_genai", "google_genai.live_music", "render")
 _AUTH_HINT = (
     "check the API key (--api-key-file, GEMINI_API_KEY or GOOGLE_API_KEY), that its quota is not "
     "exhausted, and that Lyria RealTime is enabled for it"
 )
 
 
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
-    if not secret:
-        return text
-    return text.replace(secret, "***")
-
-
-def resolve_api_key(api_key_file: Path | None = None) -> str | None:
-    """The API key: from ``api_key_file``, else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``.
-
-    Raises:
-        UsageError: the file is given but unreadable or empty.
-    """
-    if api_key_file is not None:
-        try:
-            key = api_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageError(f"cannot read API key file {api_key_file}: {exc.strerror}") from None
-        if not key:
-            raise UsageError(f"API key file {api_key_file} is empty")
-        return key
-    return os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY") or None
-
-
-_HEADER_RE = re.compile(r"(x-goog-api-key:\s*)\S+", re.IGNORECASE)
-
-
-class _RedactFilter(logging.Filter):
-    """Scrubs API keys (registered ones, and any ``x-goog-api-key`` header) from log records."""
-
-    secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        scrubbed = _HEADER_RE.sub(r"\1***", message)
-        for secret in self.secrets:
-            scrubbed = redact(scrubbed, secret)
-        if scrubbed != message:
-            record.msg, record.args = scrubbed, None
-        return True
-
-
-_FILTER = _RedactFilter()
-for _name in _LOGGERS:
-    logging.getLogger(_name).addFilter(_FILTER)
 
 
 class LyriaBackend:
@@ -130,7 +83,7 @@ class LyriaBackend:
         self.api_version = api_version
         self.base_url = base_url
         self.ca_cert = Path(ca_cert) if ca_cert is not None else None
-        _FILTER.secrets.add(api_key)
+        register_secret(api_key)
 
     def __repr__(self) -> str:
         return f"LyriaBackend(model={self.model!r}, base_url={self.base_url!r})"
