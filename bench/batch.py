@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from render.batch import BatchOptions, render_batch  # noqa: E402
-from render.pipeline import RenderOptions  # noqa: E402
+from render.batch.results import BatchOptions
+from render.batch.render import render_batch
+from render.pipeline.job import RenderOptions
 
 PROMPTS = ["Piano", "Techno", "Ambient", "Bossa Nova", "Heavy Metal", "Chiptune", "Lo-Fi Hip Hop", "Cello"]
 

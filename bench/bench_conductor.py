@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from conductor_helpers import FakeBackend, make_schedule  # noqa: E402
 
-from render.conductor import Conductor, ConductorOptions  # noqa: E402
-from render.spool import Spool, SpoolMeta  # noqa: E402
+from render.conductor.conductor import Conductor, ConductorOptions
+from render.spool.store import Spool, SpoolMeta
 
 
 async def _conduct(conductor: Conductor) -> None:

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from render.backends.base import AudioChunk  # noqa: E402
 from render.backends.lyria import LyriaBackend  # noqa: E402
-from render.controls import SAMPLE_RATE, GenerationConfig, WeightedPrompt  # noqa: E402
+from render.audio import SAMPLE_RATE
+from render.controls import GenerationConfig, WeightedPrompt
 
 KEY = "bench-key-not-secret"
 

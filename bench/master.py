@@ -29,10 +29,12 @@ from scipy.signal import lfilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from render.export import ExportSettings, TagSet, finish, open_writers  # noqa: E402
-from render.limiter import TruePeakLimiter  # noqa: E402
-from render.master import MasterSettings, PieceSource, Segment, plan_stitch  # noqa: E402
-from render.meter import LoudnessMeter, TruePeakMeter  # noqa: E402
+from render.export.writers import ExportSettings, TagSet, open_writers
+from render.export.finish import finish
+from render.master.limiter import TruePeakLimiter
+from render.master.stitch import MasterSettings, PieceSource, plan_stitch
+from render.audio import Segment
+from render.master.meter import LoudnessMeter, TruePeakMeter
 
 FS = 48_000
 BLOCK = 240_000

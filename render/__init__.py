@@ -13,9 +13,9 @@ from . import errors
 from .audio import Waveform
 from .controls import GenerationConfig, WeightedPrompt
 from .errors import RenderError, TimelineError
-from .loader import LoadedTimeline, load_timeline, parse_timeline
 from .pipeline import RenderOptions, RenderResult, render_timeline
 from .schedule import Schedule, plan
+from .timeline import LoadedTimeline, load_timeline, parse_timeline
 from .version import __version__
 
 __all__ = [

@@ -1,18 +1,29 @@
-"""The ``Waveform`` value type and small, exact audio helpers.
+"""The one audio format between stages, the ``Waveform`` value type and exact helpers.
 
-Layout everywhere: ``samples`` is float32 shaped ``[frames, channels]``; 1-D input is
-taken as mono. Methods return new objects; nothing is modified in place.
+**Between stages** (generator -> conductor -> spool -> master) audio is raw PCM:
+signed 16-bit little-endian, :data:`CHANNELS` interleaved channels at :data:`SAMPLE_RATE`
+Hz, so one frame is :data:`BYTES_PER_FRAME` bytes. Positions and lengths are counted in
+frames, never in bytes or seconds. A spooled session is a :class:`Segment`.
+
+**Whole audio in the Python API** is a :class:`Waveform`: float32 ``[frames, channels]``
+plus its sample rate; 1-D input is taken as mono. Methods return new objects.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Literal
 
 import numpy as np
 
 __all__ = [
+    "SAMPLE_RATE",
+    "CHANNELS",
+    "SAMPLE_WIDTH",
+    "BYTES_PER_FRAME",
+    "Segment",
     "Waveform",
     "pcm16_to_float",
     "float_to_pcm16",
@@ -22,6 +33,26 @@ __all__ = [
     "db_to_amp",
     "amp_to_db",
 ]
+
+
+#: Lyria RealTime always streams 48 kHz, 2 channel, 16-bit PCM; every stage uses the same.
+SAMPLE_RATE = 48_000
+CHANNELS = 2
+#: Bytes per sample (int16 little-endian).
+SAMPLE_WIDTH = 2
+BYTES_PER_FRAME = SAMPLE_WIDTH * CHANNELS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Segment:
+    """One generator session's audio on disk: PCM in the format above, ``frames`` long,
+    starting ``offset_bytes`` into ``path``, placed at stream frame ``start``."""
+
+    path: Path
+    start: int
+    frames: int
+    offset_bytes: int = 0
+    label: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,14 +120,14 @@ class Waveform:
         return float(np.max(np.abs(self.samples))) if self.frames else 0.0
 
     @classmethod
-    def from_pcm16(cls, data: bytes, sample_rate: int = 48_000, channels: int = 2) -> "Waveform":
+    def from_pcm16(cls, data: bytes, sample_rate: int = SAMPLE_RATE, channels: int = CHANNELS) -> "Waveform":
         return cls(pcm16_to_float(data, channels), sample_rate)
 
     def to_pcm16(self) -> bytes:
         return float_to_pcm16(self.samples)
 
 
-def pcm16_to_float(data: bytes | bytearray | memoryview, channels: int = 2) -> np.ndarray:
+def pcm16_to_float(data: bytes | bytearray | memoryview, channels: int = CHANNELS) -> np.ndarray:
     """Interleaved little-endian 16-bit PCM to float32 ``[frames, channels]`` in [-1, 1)."""
     raw = np.frombuffer(data, dtype="<i2")
     if raw.size % channels:

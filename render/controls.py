@@ -11,8 +11,6 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping, Sequence
 
 __all__ = [
-    "SAMPLE_RATE",
-    "CHANNELS",
     "SCALES",
     "MODES",
     "NUMERIC_RANGES",
@@ -22,9 +20,6 @@ __all__ = [
     "normalised_weights",
 ]
 
-#: Lyria RealTime always streams 48 kHz, 2 channel, 16-bit PCM.
-SAMPLE_RATE = 48_000
-CHANNELS = 2
 
 SCALES: tuple[str, ...] = (
     "SCALE_UNSPECIFIED",

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .controls import SAMPLE_RATE, GenerationConfig, WeightedPrompt
+from render.audio import SAMPLE_RATE
+from render.controls import GenerationConfig, WeightedPrompt
 
 __all__ = ["ControlMessage", "EventTiming", "Schedule"]
 
@@ -99,11 +100,11 @@ from fractions import Fraction  # noqa: E402
 from typing import TYPE_CHECKING, Any, Callable  # noqa: E402
 
 from .controls import RESET_FIELDS  # noqa: E402
-from .timecode import to_frames  # noqa: E402
+from render.timeline.timecode import to_frames
 
 if TYPE_CHECKING:
-    from .loader import LoadedTimeline
-    from .resolve import Resolved, ResolvedEvent
+    from render.timeline.loader import LoadedTimeline
+    from render.timeline.resolve import Resolved, ResolvedEvent
 
 __all__ += ["plan", "curve_progress"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import lfilter, resample_poly
 
-from render.master import Segment
+from render.audio import Segment
 
 FS = 48_000
 

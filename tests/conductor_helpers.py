@@ -20,7 +20,7 @@ from render.backends.base import AudioChunk, ControlSpan, FilteredPrompt, Server
 from render.controls import GenerationConfig, WeightedPrompt
 from render.errors import AuthError, TransientBackendError
 from render.schedule import ControlMessage, EventTiming, Schedule
-from render.spool import Spool, SpoolMeta, schedule_digest
+from render.spool.store import Spool, SpoolMeta, schedule_digest
 
 from spool_kill_child import pattern
 

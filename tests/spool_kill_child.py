@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from render.spool import Spool, SpoolMeta  # noqa: E402
+from render.spool.store import Spool, SpoolMeta
 
 CHUNK_FRAMES = 4_800
 
@@ -51,7 +51,7 @@ def _hold(path: Path) -> None:
 async def _conduct(path: Path) -> None:
     from conductor_helpers import long_schedule, make_spool, offline_backend
 
-    from render.conductor import Conductor, ConductorOptions
+    from render.conductor.conductor import Conductor, ConductorOptions
 
     schedule = long_schedule()
     spool = make_spool(path, schedule)

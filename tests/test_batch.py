@@ -7,18 +7,19 @@ import asyncio
 import json
 import os
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from batch_utils import (always_transient, calls, fail_on_b, flaky_render, interrupt_on_b, write_invalid,
                          write_timeline)
-from render.batch import BatchInterrupted, BatchOptions, render_batch
-from render.batch_jobs import discover_jobs, glob_root, parse_shard, select_shard, shard_of
-from render.batch_run import JobStopped, SessionGate
+from render.batch.results import BatchInterrupted, BatchOptions
+from render.batch.render import render_batch
+from render.batch.jobs import discover_jobs, parse_shard, select_shard, shard_of
+from render.files import glob_root
+from render.batch.worker import JobStopped, SessionGate
 from render.errors import BatchError, UsageError
-from render.pipeline import RenderOptions
+from render.pipeline.job import RenderOptions
 
 OFFLINE = RenderOptions(backend="offline")
 
@@ -394,7 +395,7 @@ def test_workers_limit_openblas_to_one_thread() -> None:
     import subprocess
     import sys
 
-    code = ("import ctypes, numpy\nfrom render.batch_run import limit_blas_threads\n"
+    code = ("import ctypes, numpy\nfrom render.batch.worker import limit_blas_threads\n"
             "n = limit_blas_threads(1)\n"
             "libs = {l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower() and '.so' in l}\n"
             "got = [getattr(ctypes.CDLL(p), s)() for p in libs for s in ('scipy_openblas_get_num_threads64_',"

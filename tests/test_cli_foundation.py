@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from render.cli import app, main
-from render.schema import timeline_schema
+from render.timeline.schema import timeline_schema
 from render.version import __version__
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,14 +20,12 @@ from conductor_helpers import (  # noqa: E402
     FakeBackend, Fault, FaultyBackend, P, long_schedule, make_schedule, make_spool, offline_backend,
 )
 
-from render.conductor import Conductor, ConductorOptions  # noqa: E402
-from render.conductor_legs import QUEUE_CHUNKS  # noqa: E402
-from render.conductor_events import (  # noqa: E402
-    EventEffective, Filtered, Finished, Reconnecting, Rotated, ServerWarned, SessionStarted,
-)
+from render.conductor.conductor import Conductor, ConductorOptions
+from render.conductor.legs import QUEUE_CHUNKS
+from render.conductor.events import EventEffective, Filtered, Finished, Reconnecting, Rotated, ServerWarned, SessionStarted
 from render.controls import GenerationConfig  # noqa: E402
 from render.errors import AuthError, FilteredPromptError, SpoolError, TransientBackendError  # noqa: E402
-from render.spool import Spool  # noqa: E402
+from render.spool.store import Spool
 
 CHILD = Path(__file__).parent / "spool_kill_child.py"
 CHANGES = [(1.0, "prompts", P("Sitar", "Organ")), (2.0, "config", GenerationConfig(bpm=100, seed=7, density=0.2)),

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from render.discover import find_timelines
+from render.timeline.discover import find_timelines
 from render.errors import TimelineError
-from render.loader import LoadedTimeline, load_timeline, parse_timeline
+from render.timeline.loader import LoadedTimeline, load_timeline, parse_timeline
 from render.schedule import plan
-from render.timecode import BarPosition, MusicalLength, format_seconds, parse_duration, parse_time
+from render.timeline.timecode import BarPosition, MusicalLength, format_seconds, parse_duration, parse_time
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p for p in (ROOT / "timelines").iterdir() if p.suffix in (".yaml", ".yml", ".json"))
@@ -180,7 +180,7 @@ def test_doc_plan_output_is_real() -> None:
 
 
 def test_doc_names_every_field() -> None:
-    from render import timeline as models
+    from render.timeline import model as models
 
     for model in (models.Timeline, models.ConfigSpec, models.EventSpec, models.OutputSpec, models.Mp3Spec,
                   models.LoopSpec, models.TagSpec):

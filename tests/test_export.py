@@ -14,12 +14,14 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3, BitrateMode
 from mutagen.wave import WAVE
 
-import render.export as export_mod
-import render.finish as finish_mod
+import render.export.writers as export_mod
+import render.master.finish as finish_mod
 from audio_utils import FS, pink_noise, write_segment
 from render.errors import ExportError
-from render.export import ExportSettings, TagSet, atomic_write_text, finish, sha256_file
-from render.master import MasterSettings
+from render.export.writers import ExportSettings, TagSet
+from render.files import atomic_write_text, sha256_file
+from render.export.finish import finish
+from render.master.stitch import MasterSettings
 
 TAGS = TagSet(title="Tide", artist="lyria-render", album="Tests", genre="Ambient", comment="hi",
               extra={"seed": "42", "timeline_sha256": "abc"})

@@ -9,9 +9,11 @@ import pytest
 
 from audio_utils import FS, pink_noise, write_segment
 from render.errors import ExportError
-from render.export import ExportSettings, TagSet, atomic_write_text, finish
-from render.inspect import inspect_file
-from render.master import MasterSettings
+from render.export.writers import ExportSettings, TagSet
+from render.files import atomic_write_text
+from render.export.finish import finish
+from render.export.inspect import inspect_file
+from render.master.stitch import MasterSettings
 
 
 @pytest.fixture(scope="module")

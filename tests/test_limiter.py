@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from audio_utils import FS, independent_true_peak_dbtp, pink_noise
-from render.limiter import TruePeakLimiter, predict_limited_lufs
+from render.master.limiter import TruePeakLimiter, predict_limited_lufs
 
 
 def _limit(x: np.ndarray, block: int, ceiling_dbtp: float = -1.3) -> tuple[np.ndarray, TruePeakLimiter]:
@@ -60,7 +60,7 @@ def test_release_recovers_gain() -> None:
 
 
 def test_prediction_model_tracks_the_real_limiter() -> None:
-    from render.meter import LoudnessMeter, TruePeakMeter
+    from render.master.meter import LoudnessMeter, TruePeakMeter
 
     x = pink_noise(4 * FS, rms=0.1, seed=4).astype(np.float32)
     x[::12_000] *= 6  # transients every 250 ms

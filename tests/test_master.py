@@ -9,11 +9,12 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-import render.finish as finish_mod
+import render.master.finish as finish_mod
 from audio_utils import FS, independent_true_peak_dbtp, pink_noise, write_segment
 from render.errors import MasterError
-from render.export import ExportSettings, TagSet, finish
-from render.master import MasterSettings, PieceSource, Segment, plan_stitch
+from render.export.writers import ExportSettings, TagSet
+from render.export.finish import finish
+from render.master.stitch import MasterSettings, PieceSource, plan_stitch
 
 WAV_FLOAT = ExportSettings(formats=("wav",), wav_subtype="FLOAT")
 

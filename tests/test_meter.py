@@ -6,7 +6,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from render.meter import LoudnessMeter, TruePeakMeter, measure
+from render.master.meter import LoudnessMeter, TruePeakMeter, measure
 from audio_utils import FS, pink_noise, sine
 
 

@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from render.controls import NUMERIC_RANGES, SCALES, GenerationConfig
-from render.loader import LoadedTimeline, parse_timeline, timeline_from_data
+from render.timeline.loader import LoadedTimeline, parse_timeline, timeline_from_data
 from render.schedule import ControlMessage, Schedule, curve_progress, plan, schedule_dict
-from render.timecode import to_frames
+from render.timeline.timecode import to_frames
 
 SR = 48_000
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import pytest
 from render.backends.base import ControlSpan
 from render.controls import GenerationConfig, WeightedPrompt
 from render.errors import SpoolError
-from render.spool import Spool, SpoolMeta, schedule_digest, span_from_dict, span_to_dict
+from render.spool.store import Spool, SpoolMeta, schedule_digest, span_from_dict, span_to_dict
 
 sys.path.insert(0, str(Path(__file__).parent))
 from spool_kill_child import pattern  # noqa: E402

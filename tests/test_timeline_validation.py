@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from render.errors import Problem, TimelineError
-from render.loader import load_timeline, parse_timeline, timeline_from_data
+from render.timeline.loader import load_timeline, parse_timeline, timeline_from_data
 
 OK = "duration: 20\nprompts: {Piano: 1}\n"  # a valid head that cases extend
 

@@ -22,7 +22,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping, Protocol, Sequence, runtime_checkable
 
-from ..controls import CHANNELS, SAMPLE_RATE, GenerationConfig, WeightedPrompt
+from render.audio import CHANNELS, SAMPLE_RATE
+from render.controls import GenerationConfig, WeightedPrompt
 
 __all__ = [
     "ControlSpan",

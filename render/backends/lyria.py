@@ -35,9 +35,11 @@ import warnings
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
-from ..controls import CHANNELS, SAMPLE_RATE, GenerationConfig, WeightedPrompt
+from render.audio import CHANNELS, SAMPLE_RATE
+from render.controls import GenerationConfig, WeightedPrompt
 from ..errors import AuthError, BackendError, ProtocolError, TransientBackendError, UsageError
-from .base import BYTES_PER_FRAME, AudioChunk, ControlSpan, FilteredPrompt, ServerEvent, ServerWarning
+from render.audio import BYTES_PER_FRAME
+from .base import AudioChunk, ControlSpan, FilteredPrompt, ServerEvent, ServerWarning
 from .secrets import redact, register_secret, resolve_api_key
 
 __all__ = ["LyriaBackend", "LyriaSession", "resolve_api_key", "redact", "DEFAULT_MODEL"]

@@ -8,11 +8,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..batch import BatchEvent, BatchInterrupted, BatchOptions, BatchResult, render_batch
-from ..batch_jobs import parse_shard
-from ..batch_report import format_table, report_json, summary_row, summary_rows, write_junit, write_report
+from render.batch.results import BatchEvent, BatchInterrupted, BatchOptions, BatchResult
+from render.batch.render import render_batch
+from render.batch.jobs import parse_shard
+from render.batch.report import format_table, report_json, summary_row, summary_rows, write_junit, write_report
 from ..errors import UsageError
-from ..pipeline import RenderOptions
+from render.pipeline.job import RenderOptions
 from . import console
 from .options import (ApiKeyFile, ApiVersion, Backend, BaseUrl, CaCert, ControlInterval, JsonFlag, MaxReconnects,
                       MaxSessions, Model, OutDir, SessionLimit, SessionStagger, StallTimeout, Strict, lyria_settings)

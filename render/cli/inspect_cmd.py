@@ -49,7 +49,7 @@ def inspect(
       lyria-render inspect out/seed_example.mp3
       lyria-render inspect out/battle_loop.flac --json | jq .tags
     """
-    from ..inspect import inspect_file
+    from render.export.inspect import inspect_file
 
     info = inspect_file(file)
     if as_json:

@@ -8,9 +8,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..loader import load_timeline
+from render.timeline.loader import load_timeline
 from ..schedule import Schedule, plan, schedule_dict
-from ..timecode import format_seconds
+from render.timeline.timecode import format_seconds
 from . import console
 from .options import ControlInterval, JsonFlag, TimelinePath
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
-from ..pipeline import RenderOptions, RenderResult, render_timeline
+from render.pipeline.job import RenderOptions, RenderResult
+from render.pipeline.render import render_timeline
 from . import console
 from .options import (ApiKeyFile, ApiVersion, Backend, BaseUrl, CaCert, ControlInterval, JsonFlag, MaxReconnects,
                       Model, OutDir, SessionLimit, StallTimeout, Strict, lyria_settings)
@@ -47,7 +48,7 @@ def _source(timeline: Path | None, prompt: str | None, duration: str, seed: int 
         raise UsageError("nothing to render: give a TIMELINE file or --prompt", hint="see lyria-render render --help")
     if timeline is not None:
         return timeline
-    from ..quick import quick_timeline
+    from render.timeline.quick import quick_timeline
 
     return quick_timeline(prompt or "", duration, seed=seed or 0, name=name or "quick", config=config)
 
@@ -112,7 +113,7 @@ def render(
         control_interval_s=control_interval, session_limit_s=session_limit, stall_timeout_s=stall_timeout,
         max_reconnects=max_reconnects, seam_align_ms=seam_align_ms,
     )
-    from ..pipeline import prepare
+    from render.pipeline.job import prepare
 
     prepared = prepare(source, out, options)
     console.info(f"backend: {prepared.backend_reason}", quiet=quiet)

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from ..schema import timeline_schema
+from render.timeline.schema import timeline_schema
 from . import console
 
 app = typer.Typer()

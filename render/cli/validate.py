@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from ..discover import validate_paths
+from render.timeline.discover import validate_paths
 from . import console
 from .options import JsonFlag, Paths
 

@@ -27,7 +27,7 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.http11 import Request, Response
 
 from ..backends.base import Backend
-from ..controls import SAMPLE_RATE
+from render.audio import SAMPLE_RATE
 from ..errors import UsageError
 from . import protocol as wire
 from .connection import MusicConnection, StreamSettings

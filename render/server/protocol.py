@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..controls import CHANNELS, MODES, NUMERIC_RANGES, SAMPLE_RATE, SCALES, GenerationConfig, WeightedPrompt
+from render.audio import CHANNELS, SAMPLE_RATE
+from render.controls import MODES, NUMERIC_RANGES, SCALES, GenerationConfig, WeightedPrompt
 
 __all__ = [
     "MIME_TYPE",

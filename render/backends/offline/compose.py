@@ -17,12 +17,13 @@ import random
 from dataclasses import dataclass
 
 from .arrange import PhrasePlan, phrase_plan
+from .harmony import GROUP_BASS, GROUP_DRUMS, GROUP_OTHER, chord_tones, fold, scale_midi
+from .melody import lead_bar
 from .patterns import BASSLINES, COMPS, GROOVES, KITS, MAJOR_STEPS, PROGRESSIONS, vel_of
 from .style import StyleVector, stable_hash
 
-__all__ = ["Controls", "EpochContext", "Note", "compose_bar", "GROUP_DRUMS", "GROUP_BASS", "GROUP_OTHER", "STEPS_PER_BAR"]
+__all__ = ["Controls", "EpochContext", "Note", "compose_bar", "STEPS_PER_BAR"]
 
-GROUP_DRUMS, GROUP_BASS, GROUP_OTHER = 0, 1, 2
 STEPS_PER_BAR = 16
 PHRASE_BARS = 8
 
@@ -59,17 +60,6 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(stable_hash(*parts))
 
 
-def scale_midi(tonic_pc: int, index: int) -> int:
-    """MIDI pitch of scale step ``index`` (0 = the major tonic in octave -1)."""
-    return tonic_pc + 12 * (index // 7) + MAJOR_STEPS[index % 7]
-
-
-def _fold(midi: int, low: int, high: int) -> int:
-    while midi < low:
-        midi += 12
-    while midi > high:
-        midi -= 12
-    return midi
 
 
 def _chord_degree(bar: int, plan: PhrasePlan, ctx: EpochContext) -> int:
@@ -78,14 +68,6 @@ def _chord_degree(bar: int, plan: PhrasePlan, ctx: EpochContext) -> int:
     return prog[(bar + plan.prog_shift) % len(prog)]
 
 
-def _chord_tones(degree: int, ext: int) -> list[int]:
-    """Scale indices of the chord on ``degree``: triad, + 7th, + 9th."""
-    tones = [degree, degree + 2, degree + 4]
-    if ext >= 1:
-        tones.append(degree + 6)
-    if ext >= 2:
-        tones.append(degree + 8)
-    return tones
 
 
 def _voicing(tonic_pc: int, tones: list[int], centre: int) -> list[int]:
@@ -121,7 +103,7 @@ def compose_bar(bar: int, style: StyleVector, ctl: Controls, ctx: EpochContext) 
     if not ctl.mute_bass and not (plan.breakdown and pos < 2):
         notes += _bass(bar, degree, nxt, plan, ctl, ctx)
     if not ctl.only_bass_and_drums:
-        tones = _chord_tones(degree, plan.ext)
+        tones = chord_tones(degree, plan.ext)
         notes += _comp(bar, tones, plan, ctl, ctx)
         notes += _pad(bar, pos, tones, plan, ctx)
         notes += _lead(bar, pos, degree, plan, ctl, ctx)
@@ -209,12 +191,12 @@ def _bass(bar: int, degree: int, nxt: int, plan: PhrasePlan, ctl: Controls, ctx:
         s = {"r": 0, "f": 4, "o": 7, "t": 2, "s": 1, "n": None}[code]
         if s is None:
             target = scale_midi(ctx.tonic_pc, nxt) % 12
-            midi = _fold(36 + ((target - 36) % 12) - 1, 28, 52)
+            midi = fold(36 + ((target - 36) % 12) - 1, 28, 52)
             midi = _nearest_in_scale(midi, ctx.tonic_pc)
         else:
-            midi = _fold(scale_midi(ctx.tonic_pc, degree + s) % 12 + 36 + (12 if code == "o" else 0), 28, 60 if code == "o" else 52)
+            midi = fold(scale_midi(ctx.tonic_pc, degree + s) % 12 + 36 + (12 if code == "o" else 0), 28, 60 if code == "o" else 52)
             if code != "o":
-                midi = _fold(midi, 31, 50)
+                midi = fold(midi, 31, 50)
         end = hits[k + 1] if k + 1 < len(hits) else 16
         dur = max(1.0, (end - step) * (0.9 if plan.legato > 0.5 else 0.7))
         vel = vel_of(rhythm[step]) * (0.8 + 0.3 * plan.energy)
@@ -237,7 +219,7 @@ def _comp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: Epoc
     rhythm, how = COMPS[plan.comp]
     centre = 60 + (2 if ctl.brightness > 0.6 else 0) - (3 if ctl.brightness < 0.25 else 0)
     chord = _voicing(ctx.tonic_pc, tones, centre)
-    root = _fold(chord[0] - 12, 40, 55)
+    root = fold(chord[0] - 12, 40, 55)
     hits = [(i, vel_of(ch)) for i, ch in enumerate(rhythm) if vel_of(ch) > 0]
     if ctl.density < 0.3:
         hits = [h for h in hits if h[1] >= 1.0] or hits[:1]
@@ -277,7 +259,6 @@ def _pad(bar: int, pos: int, tones: list[int], plan: PhrasePlan, ctx: EpochConte
 def _lead(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
     if not plan.layers.lead or not plan.lead_on[pos]:
         return []
-    from .melody import lead_bar
 
     return lead_bar(bar, pos, degree, plan, ctl, ctx)
 
@@ -302,12 +283,12 @@ def _drone(bar: int, pos: int, plan: PhrasePlan, ctx: EpochContext) -> list[Note
     if not plan.layers.drone:
         return []
     root_index = 5 if ctx.minor else 0
-    low = _fold(scale_midi(ctx.tonic_pc, root_index) + 36, 36, 47)
+    low = fold(scale_midi(ctx.tonic_pc, root_index) + 36, 36, 47)
     notes: list[Note] = []
     for inst, gain in plan.layers.drone:
         notes.append((0.0, GROUP_OTHER, inst, low, 16.5, 0.8 * gain, 0.0))
         if inst != "didgeridoo":
-            notes.append((0.0, GROUP_OTHER, inst, _fold(scale_midi(ctx.tonic_pc, root_index + 4) + 36, 43, 55), 16.5, 0.5 * gain, 0.1))
+            notes.append((0.0, GROUP_OTHER, inst, fold(scale_midi(ctx.tonic_pc, root_index + 4) + 36, 43, 55), 16.5, 0.5 * gain, 0.1))
     return notes
 
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ...controls import NUMERIC_RANGES, SAMPLE_RATE, GenerationConfig, WeightedPrompt
+from render.controls import NUMERIC_RANGES, GenerationConfig, WeightedPrompt
+from render.audio import SAMPLE_RATE
 from .compose import STEPS_PER_BAR, Controls, EpochContext, compose_bar
 from .instruments import instrument
 from .mix import BusCompressor, Reverb, Ring, soft_clip

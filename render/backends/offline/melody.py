@@ -12,6 +12,7 @@ import random
 from functools import lru_cache
 
 from .arrange import PhrasePlan, candidate_count
+from .harmony import GROUP_OTHER, chord_tones, fold, scale_below, scale_midi
 from .style import stable_hash
 
 __all__ = ["lead_bar", "motif"]
@@ -58,22 +59,10 @@ def _weighted_sample(rng: random.Random, items: list[int], weights: list[float],
     return out
 
 
-def _scale_below(midi: int, tonic_pc: int, steps: int) -> int:
-    """The pitch ``steps`` scale steps below ``midi`` (which is in the scale)."""
-    from .patterns import MAJOR_STEPS
-
-    pcs = {(tonic_pc + s) % 12 for s in MAJOR_STEPS}
-    while steps > 0:
-        midi -= 1
-        if midi % 12 in pcs:
-            steps -= 1
-    return midi
 
 
 def lead_bar(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl, ctx) -> list:
     """The lead's notes in one bar of the phrase (see module docstring)."""
-    from .compose import GROUP_OTHER, _chord_tones, _fold, scale_midi
-
     n = max(1, min(9, round(1 + 7 * ctl.density * (0.4 + plan.lead_density))))
     answer = pos >= 6
     seed = stable_hash(plan.motif_seed, "answer" if answer else "call")
@@ -82,7 +71,7 @@ def lead_bar(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl, ctx) -> lis
     centre = 74 + int(round(plan.octave)) * 12 + (12 if ctl.brightness > 0.75 else 0) - (12 if ctl.brightness < 0.2 else 0)
     base = 7 * ((centre - ctx.tonic_pc) // 12)
     shift = ((degree - (5 if ctx.minor else 0)) + 3) % 7 - 3
-    chord_pcs = {scale_midi(ctx.tonic_pc, t) % 12 for t in _chord_tones(degree, 0)}
+    chord_pcs = {scale_midi(ctx.tonic_pc, t) % 12 for t in chord_tones(degree, 0)}
     rng = random.Random(stable_hash(plan.motif_seed, "vary", bar))
     notes = []
     lead = plan.layers.lead
@@ -98,10 +87,10 @@ def lead_bar(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl, ctx) -> lis
             up, down = scale_midi(ctx.tonic_pc, idx + 1), scale_midi(ctx.tonic_pc, idx - 1)
             midi = up if up % 12 in chord_pcs else down
         if answer and pos == 7 and s == max(m[0] - half for m in mot if half <= m[0] < half + 16):
-            midi = _fold(scale_midi(ctx.tonic_pc, degree), centre - 7, centre + 5)
+            midi = fold(scale_midi(ctx.tonic_pc, degree), centre - 7, centre + 5)
             dur = 16 - s
         for layer, (inst, gain) in enumerate(lead):
-            pitch = midi if layer == 0 else _scale_below(midi, ctx.tonic_pc, 2)  # second layer: a third below
+            pitch = midi if layer == 0 else scale_below(midi, ctx.tonic_pc, 2)  # second layer: a third below
             notes.append((s, GROUP_OTHER, inst, pitch, dur, vel * gain, 0.12 if layer == 0 else -0.2))
             if layer == 0 and plan.ornament > 0.35 and s >= 1 and rng.random() < plan.ornament * 0.6:
                 grace = scale_midi(ctx.tonic_pc, idx + 1)

@@ -15,7 +15,8 @@ from typing import Any, AsyncIterator, Sequence
 
 import numpy as np
 
-from ...controls import SAMPLE_RATE, GenerationConfig, WeightedPrompt
+from render.audio import SAMPLE_RATE
+from render.controls import GenerationConfig, WeightedPrompt
 from ...errors import ProtocolError, UsageError
 from ..base import AudioChunk, ControlSpan, ServerEvent
 

@@ -1,0 +1,9 @@
+"""Export: encoders (WAV, MP3, FLAC), tags and atomic publishing of finished files; reading them back.
+
+May import: render.errors, render.audio, render.files, render.master.
+"""
+
+from .finish import FinishReport, finish
+from .writers import FORMATS, ExportSettings, Loop, TagSet, Writer, open_writers
+
+__all__ = ["finish", "FinishReport", "ExportSettings", "TagSet", "Loop", "Writer", "open_writers", "FORMATS"]

@@ -1,0 +1,102 @@
+"""Finish a render: master the spooled segments straight into the encoders, then publish.
+
+Every encoder writes a hidden temp file in the output folder; when the mastering pass
+meets its targets the files are tagged, hashed and only then ``os.replace``-d onto their
+final names. On any error the temp files are deleted: no half-written file remains.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from render.audio import Segment
+from render.errors import ExportError, RenderError
+from render.master import MasterReport, MasterSettings, master_piece
+
+from .writers import ExportSettings, Loop, TagSet, Writer, open_writers
+
+__all__ = ["finish", "FinishReport"]
+
+
+@dataclass(kw_only=True)
+class FinishReport:
+    """What :func:`finish` did: the mastering report's figures, the loop points and the files."""
+
+    seams: list[dict[str, Any]]
+    loudness_before: dict[str, Any]
+    loudness_after: dict[str, Any]
+    gain_db: float
+    limiter_max_reduction_db: float
+    limiter_frames_limited: int
+    loop: dict[str, int] | None
+    files: list[dict[str, Any]]
+    timings_s: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, master: MasterReport, loop: dict[str, int] | None, files: list[dict[str, Any]]) -> "FinishReport":
+        shared = {k: v for k, v in master.as_dict().items() if k != "frames"}
+        return cls(**shared, loop=loop, files=files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def finish(
+    segments: Sequence[Segment],
+    master: MasterSettings,
+    export: ExportSettings,
+    out_dir: Path,
+    name: str,
+    tags: TagSet,
+    *,
+    progress: Callable[[str, float], None] | None = None,
+) -> FinishReport:
+    """Stitch, master and write ``out_dir/name.{wav,mp3,flac}`` atomically, streaming in blocks.
+
+    Args:
+        segments: the spooled sessions, in any order.
+        master: :class:`render.master.MasterSettings`.
+        export: formats, output rate and encoder settings.
+        out_dir: existing directory for the files (temp files are made there too).
+        name: file stem.
+        tags: metadata for every file.
+        progress: called with ``(stage, fraction)``; stages are measure, settle, write.
+
+    Raises:
+        MasterError: the segments cannot make the piece.
+        ExportError: bad export settings or a file could not be written (no partial file remains).
+    """
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ExportError(f"output name {name!r}: must be a plain file stem (no directories, not hidden)")
+    export.validate()
+    try:
+        report, writers = master_piece(segments, master, lambda: open_writers(out_dir, name, export, tags),
+                                       output_rate=export.sample_rate, progress=progress)
+    except Exception as exc:
+        if isinstance(exc, RenderError):
+            raise
+        raise ExportError(f"writing {name} in {out_dir} failed: {exc}",
+                          hint="no partial file was left; fix the cause and re-run") from exc
+    loop = Loop(start_frame=0, length_frames=report.frames) if master.loop_crossfade_frames else None
+    t = time.perf_counter()
+    files = _publish(list(writers), tags, loop)  # type: ignore[arg-type]
+    report.timings_s["tags"] = round(time.perf_counter() - t, 3)
+    loop_d = {"start_frame": 0, "length_frames": files[0]["frames"]} if loop else None
+    return FinishReport.of(report, loop_d, files)
+
+
+def _publish(writers: list[Writer], tags: TagSet, loop: Loop | None) -> list[dict[str, Any]]:
+    """Tag and hash every temp file, then move them all onto their final names."""
+    try:
+        files = [w.prepare(tags, loop) for w in writers]
+        for w in writers:
+            w.publish()
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    return files

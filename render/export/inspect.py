@@ -1,0 +1,171 @@
+"""Read a rendered file back: format, tags, loop points, measured loudness, manifest.
+
+The audio is measured block by block (soundfile reads), so inspecting a long file stays
+memory-flat. Used by ``lyria-render inspect`` and by the tests to audit outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+from render.errors import ExportError
+from render.files import sha256_file
+from render.master.meter import LoudnessMeter, LoudnessStats, TruePeakMeter
+
+__all__ = ["inspect_file", "read_smpl_loop"]
+
+_BLOCK_FRAMES = 240_000
+
+
+def inspect_file(path: Path) -> dict[str, Any]:
+    """Describe one audio file and the manifest ``NAME.json`` beside it.
+
+    Args:
+        path: a WAV, MP3 or FLAC file.
+
+    Returns:
+        A JSON-serialisable dict: ``path``, ``bytes``, ``sha256``, ``format`` (container,
+        subtype, sample_rate, channels, frames, duration_s and codec details), ``tags``,
+        ``loop`` (or None), ``loudness`` (integrated_lufs, lra_lu, true_peak_dbtp,
+        sample_peak_dbfs) and ``manifest`` (the parsed JSON, or None).
+
+    Raises:
+        ExportError: the file is missing or not readable audio.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        info = sf.info(path)
+    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        raise ExportError(f"{path}: cannot read as audio: {exc}", hint="check the path and the file type") from exc
+    kind = path.suffix.lower().lstrip(".")
+    fmt: dict[str, Any] = {
+        "container": info.format,
+        "subtype": info.subtype,
+        "sample_rate": info.samplerate,
+        "channels": info.channels,
+        "frames": info.frames,
+        "duration_s": round(info.frames / info.samplerate, 6) if info.samplerate else 0.0,
+    }
+    tags, loop = _tags(path, kind)
+    if kind == "mp3":
+        fmt.update(_mp3_details(path))
+    return {
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+        "format": fmt,
+        "tags": tags,
+        "loop": loop,
+        "loudness": measure_file(path).as_dict(),
+        "manifest": _manifest(path),
+    }
+
+
+def measure_file(path: Path) -> LoudnessStats:
+    """Integrated loudness, LRA and 8x true peak of a file, read in blocks."""
+    import soundfile as sf
+
+    with sf.SoundFile(path) as f:
+        loud, peak = LoudnessMeter(f.samplerate, f.channels), TruePeakMeter(f.channels)
+        for block in f.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+            loud.feed(block)
+            peak.feed(block)
+    peak.finish()
+    return LoudnessStats(
+        integrated_lufs=loud.integrated_lufs(),
+        lra_lu=loud.lra_lu(),
+        true_peak_dbtp=peak.true_peak_dbtp,
+        sample_peak_dbfs=peak.sample_peak_dbfs,
+    )
+
+
+def _tags(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """Tags by family (info / id3 / vorbis) and loop points from smpl or LOOPSTART/LOOPLENGTH."""
+    import soundfile as sf
+
+    tags: dict[str, Any] = {}
+    loop = None
+    if kind == "wav":
+        with sf.SoundFile(path) as f:
+            tags["info"] = f.copy_metadata()
+        tags["id3"] = _id3_dict(path, wave=True)
+        loop = read_smpl_loop(path)
+    elif kind == "mp3":
+        tags["id3"] = _id3_dict(path, wave=False)
+        extra = tags["id3"].get("frames", {})
+        if "TXXX:LOOPSTART" in extra and "TXXX:LOOPLENGTH" in extra:
+            loop = {"start_frame": int(extra["TXXX:LOOPSTART"]), "length_frames": int(extra["TXXX:LOOPLENGTH"])}
+    elif kind == "flac":
+        from mutagen.flac import FLAC
+
+        vorbis = {k.upper(): v for k, v in (FLAC(path).tags or {}).items()}
+        tags["vorbis"] = {k: v if len(v) != 1 else v[0] for k, v in vorbis.items()}
+        if "LOOPSTART" in vorbis and "LOOPLENGTH" in vorbis:
+            loop = {"start_frame": int(vorbis["LOOPSTART"][0]), "length_frames": int(vorbis["LOOPLENGTH"][0])}
+    return tags, loop
+
+
+def _id3_dict(path: Path, *, wave: bool) -> dict[str, Any]:
+    from mutagen.id3 import ID3, ID3NoHeaderError
+
+    try:
+        if wave:
+            from mutagen.wave import WAVE
+
+            id3 = WAVE(path).tags
+        else:
+            id3 = ID3(path)
+    except ID3NoHeaderError:
+        id3 = None
+    if id3 is None:
+        return {}
+    frames = {key: "; ".join(str(t) for t in getattr(frame, "text", [])) for key, frame in id3.items()}
+    return {"version": ".".join(str(v) for v in id3.version), "frames": frames}
+
+
+def _mp3_details(path: Path) -> dict[str, Any]:
+    from mutagen.mp3 import MP3
+
+    mp3 = MP3(path).info
+    return {
+        "bitrate_kbps": round(mp3.bitrate / 1000),
+        "bitrate_mode": str(mp3.bitrate_mode).rsplit(".", 1)[-1],
+        "encoder": mp3.encoder_info or None,
+        "encoder_settings": mp3.encoder_settings or None,
+    }
+
+
+def read_smpl_loop(path: Path) -> dict[str, int] | None:
+    """The first loop of a WAV ``smpl`` chunk as ``{start_frame, length_frames}``, or None."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return None
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid != b"smpl":
+                f.seek(size + (size % 2), 1)
+                continue
+            body = f.read(size)
+            if len(body) < 60 or struct.unpack("<I", body[28:32])[0] < 1:
+                return None
+            start, end = struct.unpack("<2I", body[44:52])
+            return {"start_frame": start, "length_frames": end - start + 1}
+
+
+def _manifest(path: Path) -> Any:
+    manifest = path.with_suffix(".json")
+    if not manifest.is_file():
+        return None
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {"error": f"{manifest}: unreadable manifest: {exc}"}

@@ -1,0 +1,328 @@
+"""Encoders and tags: export settings, streaming writers into atomic temp files.
+
+:func:`open_writers` opens one :class:`Writer` per format; :func:`render.export.finish`
+drives them through the mastering pass and publishes them. Every writer writes a hidden
+temp file in the output directory; it is tagged, hashed and only then ``os.replace``-d
+onto its final name, and deleted on any error.
+
+MP3 is encoded with pedalboard's LAME writer (2-4x faster than libsndfile's here, see
+``bench/master.py``); it writes the LAME/Xing header with encoder delay and padding, so
+the file decodes to the exact frame count, and mutagen adds ID3v2.3 tags.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from render.audio import SAMPLE_RATE
+from render.errors import ExportError
+from render.files import sha256_file, temp_path
+
+__all__ = [
+    "ExportSettings",
+    "TagSet",
+    "open_writers",
+    "Writer",
+    "Loop",
+    "FORMATS",
+]
+
+FORMATS = ("wav", "mp3", "flac")
+_WAV_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+_FLAC_SUBTYPES = ("PCM_16", "PCM_24")
+_MP3_MAX_RATE = SAMPLE_RATE
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportSettings:
+    """Which files to write and how to encode them."""
+
+    formats: tuple[str, ...] = ("wav", "mp3")
+    sample_rate: int = SAMPLE_RATE
+    wav_subtype: str = "PCM_16"
+    flac_subtype: str = "PCM_16"
+    mp3_mode: str = "vbr"
+    mp3_bitrate_kbps: int = 320
+    mp3_vbr_quality: int = 2
+
+    def validate(self) -> None:
+        """Raise :class:`ExportError` for any setting that cannot be honoured."""
+        unknown = [f for f in self.formats if f not in FORMATS]
+        if unknown or not self.formats:
+            raise ExportError(f"export formats {list(self.formats)}: unknown or empty", hint="use wav, mp3 and/or flac")
+        if self.sample_rate < 8000 or self.sample_rate % 10:
+            raise ExportError(f"sample_rate={self.sample_rate}: need >= 8000 Hz and a multiple of 10 Hz")
+        if "mp3" in self.formats and self.sample_rate > _MP3_MAX_RATE:
+            raise ExportError(
+                f"sample_rate={self.sample_rate}: MP3 supports at most 48000 Hz",
+                hint="use WAV or FLAC for high sample rates, or export MP3 at 48000/44100",
+            )
+        if self.wav_subtype not in _WAV_SUBTYPES:
+            raise ExportError(f"wav_subtype={self.wav_subtype!r}: use one of {', '.join(_WAV_SUBTYPES)}")
+        if self.flac_subtype not in _FLAC_SUBTYPES:
+            raise ExportError(f"flac_subtype={self.flac_subtype!r}: use one of {', '.join(_FLAC_SUBTYPES)}")
+        if self.mp3_mode not in ("vbr", "cbr"):
+            raise ExportError(f"mp3_mode={self.mp3_mode!r}: use 'vbr' or 'cbr'")
+        if not 0 <= self.mp3_vbr_quality <= 9:
+            raise ExportError(f"mp3_vbr_quality={self.mp3_vbr_quality}: LAME -V takes 0 (best) to 9")
+        if self.mp3_bitrate_kbps not in (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320):
+            raise ExportError(f"mp3_bitrate_kbps={self.mp3_bitrate_kbps}: not an MPEG-1 layer III bitrate")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TagSet:
+    """Metadata written into every file; ``extra`` holds free-form keys (TXXX / Vorbis comments)."""
+
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    genre: str | None = None
+    comment: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def standard(self) -> dict[str, str]:
+        names = ("title", "artist", "album", "genre", "comment")
+        return {k: getattr(self, k) for k in names if getattr(self, k)}
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class Loop:
+    """Loop points in output frames."""
+
+    start_frame: int
+    length_frames: int
+
+
+class Writer(abc.ABC):
+    """One output file being written block by block to a temp file."""
+
+    fmt = ""
+
+    def __init__(self, final: Path, sample_rate: int, channels: int, settings: ExportSettings) -> None:
+        self.final, self.sample_rate, self.channels = final, sample_rate, channels
+        self.settings = settings
+        self.tmp = temp_path(final)
+        self.frames = 0
+
+    def write(self, block: np.ndarray) -> None:
+        self.frames += block.shape[0]
+        self._write(block)
+
+    @abc.abstractmethod
+    def _write(self, block: np.ndarray) -> None:
+        """Implemented by each format's writer."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Implemented by each format's writer."""
+
+    @abc.abstractmethod
+    def encoder(self) -> dict[str, Any]:
+        """Implemented by each format's writer."""
+
+    @abc.abstractmethod
+    def tag(self, tags: TagSet, loop: Loop | None) -> None:
+        """Implemented by each format's writer."""
+
+    def prepare(self, tags: TagSet, loop: Loop | None) -> dict[str, Any]:
+        """Tag and hash the closed temp file; returns its report entry (not yet published)."""
+        self.tag(tags, loop)
+        digest, size = sha256_file(self.tmp), self.tmp.stat().st_size
+        return {
+            "format": self.fmt,
+            "path": str(self.final),
+            "sample_rate": self.sample_rate,
+            "frames": self.frames,
+            "channels": self.channels,
+            "encoder": self.encoder(),
+            "sha256": digest,
+            "bytes": size,
+        }
+
+    def publish(self) -> None:
+        """Move the temp file onto the final name (atomic on one file system)."""
+        os.replace(self.tmp, self.final)
+
+    def commit(self, tags: TagSet, loop: Loop | None) -> dict[str, Any]:
+        """:meth:`prepare` then :meth:`publish`."""
+        entry = self.prepare(tags, loop)
+        self.publish()
+        return entry
+
+    def abort(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - cleaning up after another error
+            pass
+        self.tmp.unlink(missing_ok=True)
+
+
+class _SoundFileWriter(Writer):
+    def __init__(self, final: Path, sample_rate: int, channels: int, settings: ExportSettings) -> None:
+        import soundfile as sf
+
+        super().__init__(final, sample_rate, channels, settings)
+        self._file: Any = sf.SoundFile(
+            self.tmp, "w", sample_rate, channels, subtype=self.subtype(), format=self.fmt.upper()
+        )
+        self._closed = False
+
+    @abc.abstractmethod
+    def subtype(self) -> str:
+        """The libsndfile subtype to write."""
+
+    def _write(self, block: np.ndarray) -> None:
+        self._file.write(block)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._file.close()
+
+    def encoder(self) -> dict[str, Any]:
+        import soundfile as sf
+
+        return {"library": sf.__libsndfile_version__, "subtype": self.subtype()}
+
+
+class _WavWriter(_SoundFileWriter):
+    fmt = "wav"
+
+    def subtype(self) -> str:
+        return self.settings.wav_subtype
+
+    def set_info(self, tags: TagSet) -> None:
+        """LIST/INFO strings; libsndfile needs them before the first frame."""
+        for key, value in tags.standard().items():
+            setattr(self._file, key, value)
+
+    def tag(self, tags: TagSet, loop: Loop | None) -> None:
+        from mutagen.id3 import COMM, TALB, TCON, TIT2, TPE1, TXXX
+        from mutagen.wave import WAVE
+
+        if loop is not None:
+            _append_smpl_chunk(self.tmp, self.sample_rate, loop)
+        audio = WAVE(self.tmp)
+        audio.add_tags()
+        _fill_id3(audio.tags, tags, loop, (TIT2, TPE1, TALB, TCON, COMM, TXXX))
+        audio.save(v2_version=3)
+
+
+class _FlacWriter(_SoundFileWriter):
+    fmt = "flac"
+
+    def subtype(self) -> str:
+        return self.settings.flac_subtype
+
+    def tag(self, tags: TagSet, loop: Loop | None) -> None:
+        from mutagen.flac import FLAC
+
+        audio = FLAC(self.tmp)
+        for key, value in tags.standard().items():
+            audio[key.upper()] = value
+        for key, value in tags.extra.items():
+            audio[key.upper()] = str(value)
+        if loop is not None:
+            audio["LOOPSTART"] = str(loop.start_frame)
+            audio["LOOPLENGTH"] = str(loop.length_frames)
+        audio.save()
+
+
+class _Mp3Writer(Writer):
+    fmt = "mp3"
+
+    def __init__(self, final: Path, sample_rate: int, channels: int, settings: ExportSettings) -> None:
+        from pedalboard.io import AudioFile
+
+        super().__init__(final, sample_rate, channels, settings)
+        self._file: Any = AudioFile(str(self.tmp), "w", sample_rate, channels, quality=self._quality())
+        self._closed = False
+
+    def _quality(self) -> str | int:
+        if self.settings.mp3_mode == "cbr":
+            return self.settings.mp3_bitrate_kbps
+        return f"V{self.settings.mp3_vbr_quality}"
+
+    def _write(self, block: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(block.T, dtype=np.float32))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._file.close()
+
+    def encoder(self) -> dict[str, Any]:
+        import pedalboard
+
+        mode = self.settings.mp3_mode
+        rate = {"bitrate_kbps": self.settings.mp3_bitrate_kbps} if mode == "cbr" else {"vbr_quality": f"-V{self.settings.mp3_vbr_quality}"}
+        return {"library": f"pedalboard {pedalboard.__version__} (LAME)", "mode": mode, **rate, "gapless_header": True}
+
+    def tag(self, tags: TagSet, loop: Loop | None) -> None:
+        from mutagen.id3 import COMM, ID3, TALB, TCON, TIT2, TPE1, TXXX
+
+        id3 = ID3()
+        _fill_id3(id3, tags, loop, (TIT2, TPE1, TALB, TCON, COMM, TXXX))
+        id3.save(self.tmp, v2_version=3)
+
+
+def _fill_id3(id3: Any, tags: TagSet, loop: Loop | None, frames: Sequence[Callable[..., Any]]) -> None:
+    tit2, tpe1, talb, tcon, comm, txxx = frames
+    kinds = {"title": tit2, "artist": tpe1, "album": talb, "genre": tcon}
+    for key, value in tags.standard().items():
+        if key == "comment":
+            id3.add(comm(encoding=1, lang="eng", desc="", text=[value]))
+        else:
+            id3.add(kinds[key](encoding=1, text=[value]))
+    extra = dict(tags.extra)
+    if loop is not None:
+        extra.update(LOOPSTART=str(loop.start_frame), LOOPLENGTH=str(loop.length_frames))
+    for key, value in extra.items():
+        id3.add(txxx(encoding=1, desc=key, text=[str(value)]))
+
+
+def _append_smpl_chunk(path: Path, sample_rate: int, loop: Loop) -> None:
+    """Append a RIFF ``smpl`` chunk with one forward loop and fix the RIFF size."""
+    period_ns = round(1e9 / sample_rate)
+    end = loop.start_frame + loop.length_frames - 1  # inclusive
+    body = struct.pack("<9I", 0, 0, period_ns, 60, 0, 0, 0, 1, 0)
+    body += struct.pack("<6I", 0, 0, loop.start_frame, end, 0, 0)
+    with open(path, "r+b") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() % 2:
+            f.write(b"\0")
+        f.write(b"smpl" + struct.pack("<I", len(body)) + body)
+        size = f.tell()
+        f.seek(4)
+        f.write(struct.pack("<I", size - 8))
+
+
+_WRITERS: dict[str, type[Writer]] = {"wav": _WavWriter, "mp3": _Mp3Writer, "flac": _FlacWriter}
+
+
+def open_writers(out_dir: Path, name: str, settings: ExportSettings, tags: TagSet, channels: int = 2) -> list[Writer]:
+    """Open one temp-file writer per requested format. On error, every temp file is removed."""
+    settings.validate()
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise ExportError(f"output directory {out_dir} does not exist", hint="create it first")
+    writers: list[Writer] = []
+    try:
+        for fmt in settings.formats:
+            writer = _WRITERS[fmt](out_dir / f"{name}.{fmt}", settings.sample_rate, channels, settings)
+            writers.append(writer)
+            if isinstance(writer, _WavWriter):
+                writer.set_info(tags)
+    except Exception as exc:
+        for w in writers:
+            w.abort()
+        raise ExportError(f"cannot open output files in {out_dir}: {exc}") from exc
+    return writers

@@ -1,0 +1,200 @@
+"""A render job: its options, results, and :func:`prepare` (load, override, plan, pick the backend).
+
+Preparing is cheap and renders nothing; :mod:`render.pipeline.render` runs a prepared job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from render.backends import BackendChoice, LyriaSettings, select_backend
+from render.backends.base import Backend
+from render.errors import RenderError, UsageError
+from render.timeline.loader import LoadedTimeline, load_timeline, timeline_from_data
+from render.files import jsonable
+from render.timeline.resolve import resolve
+from render.schedule import Schedule, plan
+from render.timeline.model import Timeline
+from render.version import __version__
+
+__all__ = ["RenderOptions", "RenderResult", "OutputFile", "RenderInterrupted", "prepare", "Prepared",
+           "job_hash", "audio_hash", "spool_dir"]
+
+KEEP = "timeline"
+WORK_DIR_NAME = ".lyria-render"
+
+
+class RenderInterrupted(RenderError):
+    """Ctrl-C during a render: the spool is kept for ``--resume``."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderOptions:
+    """Everything that can change how a timeline renders (CLI flags map 1:1).
+
+    ``formats``, ``loudness_lufs``, ``seed`` and ``name`` override the timeline's own
+    values; ``loudness_lufs=None`` turns normalisation off, ``"timeline"`` keeps it.
+    """
+
+    backend: BackendChoice = "auto"
+    lyria: LyriaSettings = field(default_factory=LyriaSettings)
+    formats: tuple[str, ...] | None = None
+    loudness_lufs: float | None | Literal["timeline"] = KEEP
+    seed: int | None = None
+    name: str | None = None
+    resume: bool = False
+    fresh: bool = False
+    keep_spool: bool = False
+    dry_run: bool = False
+    strict: bool = False
+    control_interval_s: float | None = None
+    session_limit_s: float = 540.0
+    stall_timeout_s: float = 20.0
+    max_reconnects: int = 5
+    overlap_s: float | None = None
+    seam_align_ms: float = 0.0
+    offline_chunk_frames: int = 96_000
+    work_dir: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputFile:
+    format: str
+    path: Path
+    frames: int
+    sample_rate: int
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderResult:
+    """What a render produced. ``manifest`` is the JSON written beside the audio."""
+
+    name: str
+    out_dir: Path
+    files: tuple[OutputFile, ...]
+    manifest_path: Path | None
+    duration_s: float
+    loudness_lufs: float | None
+    true_peak_dbtp: float | None
+    backend: str
+    backend_reason: str
+    job_hash: str
+    wall_s: float
+    dry_run: bool = False
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class Prepared:
+    """A timeline ready to render: overrides applied, schedule planned, backend chosen."""
+
+    loaded: LoadedTimeline
+    schedule: Schedule
+    backend: Backend
+    backend_reason: str
+    name: str
+    out_dir: Path
+    job_hash: str
+    audio_hash: str
+    options: RenderOptions
+
+
+def _load(source: str | Path | Timeline | LoadedTimeline | Mapping[str, Any]) -> LoadedTimeline:
+    if isinstance(source, LoadedTimeline):
+        return source
+    if isinstance(source, Timeline):
+        return timeline_from_data(source.model_dump(mode="json", exclude_unset=True))
+    if isinstance(source, Mapping):
+        return timeline_from_data(source)
+    return load_timeline(source)
+
+
+def _apply_overrides(loaded: LoadedTimeline, options: RenderOptions) -> LoadedTimeline:
+    tl = loaded.timeline
+    out_update: dict[str, Any] = {}
+    if options.formats is not None:
+        bad = sorted(set(options.formats) - {"wav", "mp3", "flac"})
+        if bad or not options.formats:
+            raise UsageError(f"--format {','.join(options.formats)}: use wav, mp3 and/or flac")
+        out_update["formats"] = list(dict.fromkeys(options.formats))
+    if options.loudness_lufs != KEEP:
+        value = options.loudness_lufs
+        if value is not None and not -40 <= float(value) <= -5:
+            raise UsageError(f"--loudness {value}: must be between -40 and -5 LUFS, or 'off'")
+        out_update["loudness_lufs"] = value
+    if options.name is not None:
+        out_update["name"] = options.name
+    top: dict[str, Any] = {}
+    if out_update:
+        top["output"] = tl.output.model_copy(update=out_update)
+    if options.seed is not None:
+        if not 0 <= options.seed <= 2_147_483_647:
+            raise UsageError(f"--seed {options.seed}: must be 0 to 2147483647")
+        top["seed"] = options.seed
+        if tl.config.seed is not None:
+            top["config"] = tl.config.model_copy(update={"seed": options.seed})
+    if not top:
+        return loaded
+    new_tl = tl.model_copy(update=top)
+    resolved = resolve(new_tl)
+    if resolved.errors:
+        raise UsageError("; ".join(i.message for i in resolved.errors))
+    return replace(loaded, timeline=new_tl, resolved=resolved)
+
+
+def _digest(payload: Any) -> str:
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def audio_hash(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -> str:
+    """Hash of everything that shapes the generated audio (not the output settings)."""
+    content = loaded.timeline.model_dump(mode="json", exclude={"output"})
+    trim = loaded.timeline.output.trim_start, loaded.timeline.output.loop
+    return _digest({"timeline": content, "trim_loop": jsonable(trim), "backend": backend.name,
+                    "model": backend.model, "control_interval_s": options.control_interval_s})
+
+
+def job_hash(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -> str:
+    """Content hash of a job: the resolved timeline, effective options, backend and model,
+    and the tool's major version. Equal hashes mean identical inputs (batch skips them)."""
+    return _digest({
+        "timeline": loaded.timeline.model_dump(mode="json"),
+        "backend": backend.name,
+        "model": backend.model,
+        "control_interval_s": options.control_interval_s,
+        "seam_align_ms": options.seam_align_ms,
+        "tool_major": __version__.split(".")[0],
+    })
+
+
+def spool_dir(out_dir: Path, name: str, options: RenderOptions) -> Path:
+    return (options.work_dir or out_dir / WORK_DIR_NAME) / f"{name}.spool"
+
+
+def _safe_out(out_dir: Path, name: str) -> None:
+    base = out_dir.resolve()
+    target = (out_dir / name).resolve()
+    if target.parent != base:
+        raise UsageError(f"output name {name!r} would leave the output folder {out_dir}")
+
+
+def prepare(source: Any, out_dir: str | Path, options: RenderOptions | None = None) -> Prepared:
+    """Load, override, plan and pick the backend, without rendering anything."""
+    options = options or RenderOptions()
+    loaded = _apply_overrides(_load(source), options)
+    schedule = plan(loaded, control_interval_s=options.control_interval_s)
+    backend, reason = select_backend(options.backend, options.lyria, offline_chunk_frames=options.offline_chunk_frames)
+    out = Path(out_dir)
+    name = loaded.name
+    _safe_out(out, name)
+    return Prepared(loaded, schedule, backend, reason, name, out, job_hash(loaded, backend, options),
+                    audio_hash(loaded, backend, options), options)
