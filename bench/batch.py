@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from render.batch.results import BatchOptions
 from render.batch.render import render_batch
+from render.batch.results import BatchOptions
 from render.pipeline.job import RenderOptions
 
 PROMPTS = ["Piano", "Techno", "Ambient", "Bossa Nova", "Heavy Metal", "Chiptune", "Lo-Fi Hip Hop", "Cello"]

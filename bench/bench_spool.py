@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from render.controls import GenerationConfig, WeightedPrompt
 from render.backends.base import ControlSpan
+from render.controls import GenerationConfig, WeightedPrompt
 from render.spool.store import Spool, SpoolMeta
 
 CHUNK_FRAMES = 96_000  # 2 s at 48 kHz

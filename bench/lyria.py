@@ -1,6 +1,6 @@
 """Bench: 60 s of audio through LyriaBackend from ``serve`` at real-time pacing.
 
-The server runs in a separate process (``python -m render.server``) so its engine CPU is
+The server runs in a separate process (``python -m render serve``) so its engine CPU is
 not counted. Prints wall time / audio time (goal <= 1.05 plus start latency) and the
 client's CPU share (process CPU time / wall; goal < 5 % of one core).
 
@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from render.audio import SAMPLE_RATE
 from render.backends.base import AudioChunk  # noqa: E402
 from render.backends.lyria import LyriaBackend  # noqa: E402
-from render.audio import SAMPLE_RATE
 from render.controls import GenerationConfig, WeightedPrompt
 
 KEY = "bench-key-not-secret"
@@ -35,7 +35,7 @@ def start_server(state: Path, chunk_s: float) -> tuple[subprocess.Popen[bytes], 
     ready = state / "ready.json"
     env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "render.server", "--port", "0", "--pace", "realtime", "--chunk-s", str(chunk_s),
+        [sys.executable, "-m", "render", "serve", "--port", "0", "--pace", "realtime", "--chunk-s", str(chunk_s),
          "--require-key", KEY, "--state-dir", str(state), "--ready-file", str(ready)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
     )

@@ -29,12 +29,12 @@ from scipy.signal import lfilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from render.export.writers import ExportSettings, TagSet, open_writers
-from render.export.finish import finish
-from render.master.limiter import TruePeakLimiter
-from render.master.stitch import MasterSettings, PieceSource, plan_stitch
 from render.audio import Segment
+from render.export.finish import finish
+from render.export.writers import ExportSettings, TagSet, open_writers
+from render.master.limiter import TruePeakLimiter
 from render.master.meter import LoudnessMeter, TruePeakMeter
+from render.master.stitch import MasterSettings, PieceSource, plan_stitch
 
 FS = 48_000
 BLOCK = 240_000

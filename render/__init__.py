@@ -1,8 +1,9 @@
 """lyria-render: render timelines of text prompts into finished music files.
 
 The public API mirrors the CLI: ``load_timeline`` (validate), ``plan``,
-``render_timeline`` (render) and ``render_batch`` (batch). Audio travels as
-:class:`Waveform`; every deliberate error is a :class:`render.errors.RenderError`.
+``render_timeline`` (render) and ``render_batch`` (batch). Whole audio comes back as a
+:class:`Waveform` (``RenderResult.audio()``, ``read_audio``); every deliberate error is a
+:class:`render.errors.RenderError`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "render_batch",
     "BatchOptions",
     "Waveform",
+    "read_audio",
     "GenerationConfig",
     "WeightedPrompt",
     "RenderError",
@@ -40,6 +42,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "read_audio":  # lazily: export brings scipy, which --help must not load
+        from .export import read_audio
+
+        return read_audio
     if name in ("render_batch", "BatchOptions", "BatchResult"):
         from . import batch
 

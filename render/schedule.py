@@ -99,8 +99,9 @@ from bisect import bisect_right  # noqa: E402
 from fractions import Fraction  # noqa: E402
 from typing import TYPE_CHECKING, Any, Callable  # noqa: E402
 
-from .controls import RESET_FIELDS  # noqa: E402
 from render.timeline.timecode import to_frames
+
+from .controls import RESET_FIELDS  # noqa: E402
 
 if TYPE_CHECKING:
     from render.timeline.loader import LoadedTimeline

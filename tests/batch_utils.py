@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from render.errors import RenderError, TransientBackendError
-from render.pipeline.render import render_timeline
 from render.pipeline.job import spool_dir
+from render.pipeline.render import render_timeline
 
 
 def write_timeline(path: Path, *, seed: int = 1, duration: str = "1.5s", name: str | None = None,

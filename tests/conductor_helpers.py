@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
+from spool_kill_child import pattern
+
 from render.backends.base import AudioChunk, ControlSpan, FilteredPrompt, ServerWarning
 from render.controls import GenerationConfig, WeightedPrompt
 from render.errors import AuthError, TransientBackendError
 from render.schedule import ControlMessage, EventTiming, Schedule
 from render.spool.store import Spool, SpoolMeta, schedule_digest
-
-from spool_kill_child import pattern
 
 SR = 48_000
 

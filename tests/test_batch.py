@@ -10,15 +10,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from batch_utils import always_transient, calls, fail_on_b, flaky_render, interrupt_on_b, write_invalid, write_timeline
 
-from batch_utils import (always_transient, calls, fail_on_b, flaky_render, interrupt_on_b, write_invalid,
-                         write_timeline)
-from render.batch.results import BatchInterrupted, BatchOptions
-from render.batch.render import render_batch
 from render.batch.jobs import discover_jobs, parse_shard, select_shard, shard_of
-from render.files import glob_root
+from render.batch.render import render_batch
+from render.batch.results import BatchInterrupted, BatchOptions
 from render.batch.worker import JobStopped, SessionGate
 from render.errors import BatchError, UsageError
+from render.files import glob_root
 from render.pipeline.job import RenderOptions
 
 OFFLINE = RenderOptions(backend="offline")

@@ -7,10 +7,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
+from batch_utils import write_invalid, write_timeline
 from proc_utils import default_sigint
 
-from batch_utils import write_invalid, write_timeline
 from render.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,6 +184,8 @@ def test_ctrl_c_keeps_finished_jobs_and_spools_then_resumes(tmp_path: Path) -> N
     deadline = time.monotonic() + 60
     while not finished_one_and_streaming_another() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
+    streaming = {p.parent.name.removesuffix(".spool")
+                 for p in (tmp_path / "out" / ".lyria-render").glob("*.spool/*.pcm") if p.stat().st_size}
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     report = json.loads((tmp_path / "report.json").read_text())
@@ -205,7 +206,10 @@ def test_ctrl_c_keeps_finished_jobs_and_spools_then_resumes(tmp_path: Path) -> N
             assert not (tmp_path / "out" / f"{stem}.json").exists()
             if spool.is_dir() and sum(p.stat().st_size for p in spool.glob("*.pcm")):
                 with_audio.add(job_id)
-    assert with_audio, "the job running when Ctrl-C came kept its spool and audio"
+    interrupted_streaming = {i for i, st in statuses.items() if st == "interrupted" and Path(i).stem in streaming}
+    if not interrupted_streaming:
+        pytest.skip("every job that was streaming finished before the interrupt landed (loaded machine)")
+    assert interrupted_streaming <= with_audio, "the jobs streaming when Ctrl-C came kept their spools and audio"
     assert not list((tmp_path / "out").glob(".*.part*")), "no half-written file is left"
     again = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr

@@ -17,12 +17,27 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conductor_helpers import (  # noqa: E402
-    FakeBackend, Fault, FaultyBackend, P, long_schedule, make_schedule, make_spool, offline_backend,
+    FakeBackend,
+    Fault,
+    FaultyBackend,
+    P,
+    long_schedule,
+    make_schedule,
+    make_spool,
+    offline_backend,
 )
 
 from render.conductor.conductor import Conductor, ConductorOptions
+from render.conductor.events import (
+    EventEffective,
+    Filtered,
+    Finished,
+    Reconnecting,
+    Rotated,
+    ServerWarned,
+    SessionStarted,
+)
 from render.conductor.legs import QUEUE_CHUNKS
-from render.conductor.events import EventEffective, Filtered, Finished, Reconnecting, Rotated, ServerWarned, SessionStarted
 from render.controls import GenerationConfig  # noqa: E402
 from render.errors import AuthError, FilteredPromptError, SpoolError, TransientBackendError  # noqa: E402
 from render.spool.store import Spool

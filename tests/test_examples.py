@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from render.timeline.discover import find_timelines
 from render.errors import TimelineError
-from render.timeline.loader import LoadedTimeline, load_timeline, parse_timeline
 from render.schedule import plan
+from render.timeline.discover import find_timelines
+from render.timeline.loader import LoadedTimeline, load_timeline, parse_timeline
 from render.timeline.timecode import BarPosition, MusicalLength, format_seconds, parse_duration, parse_time
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from audio_utils import FS, pink_noise, write_segment
 from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 from mutagen.mp3 import MP3, BitrateMode
@@ -16,11 +17,10 @@ from mutagen.wave import WAVE
 
 import render.export.writers as export_mod
 import render.master.finish as finish_mod
-from audio_utils import FS, pink_noise, write_segment
 from render.errors import ExportError
+from render.export.finish import finish
 from render.export.writers import ExportSettings, TagSet
 from render.files import atomic_write_text, sha256_file
-from render.export.finish import finish
 from render.master.stitch import MasterSettings
 
 TAGS = TagSet(title="Tide", artist="lyria-render", album="Tests", genre="Ambient", comment="hi",

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-
 from audio_utils import FS, pink_noise, write_segment
+
 from render.errors import ExportError
-from render.export.writers import ExportSettings, TagSet
-from render.files import atomic_write_text
 from render.export.finish import finish
 from render.export.inspect import inspect_file
+from render.export.writers import ExportSettings, TagSet
+from render.files import atomic_write_text
 from render.master.stitch import MasterSettings
 
 

@@ -11,14 +11,13 @@ import socket
 import time
 
 import pytest
+from lyria_utils import API_KEY, CHUNK_S, CONFIG, PROMPTS, Received, backend_for, collect, run, serving, start
 
 from render.backends.base import AudioChunk, FilteredPrompt, ServerWarning, Session
 from render.backends.lyria import LyriaBackend, check_mime, redact, resolve_api_key
 from render.controls import WeightedPrompt
 from render.errors import AuthError, BackendError, ProtocolError, TransientBackendError
 from render.server import FaultPlan
-
-from lyria_utils import API_KEY, CHUNK_S, CONFIG, PROMPTS, Received, backend_for, collect, run, serving, start
 
 FRAMES_PER_CHUNK = round(CHUNK_S * 48_000)
 

@@ -8,12 +8,12 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
+from audio_utils import FS, independent_true_peak_dbtp, pink_noise, write_segment
 
 import render.master.finish as finish_mod
-from audio_utils import FS, independent_true_peak_dbtp, pink_noise, write_segment
 from render.errors import MasterError
-from render.export.writers import ExportSettings, TagSet
 from render.export.finish import finish
+from render.export.writers import ExportSettings, TagSet
 from render.master.stitch import MasterSettings, PieceSource, plan_stitch
 
 WAV_FLOAT = ExportSettings(formats=("wav",), wav_subtype="FLOAT")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyloudnorm
 import pytest
+from audio_utils import FS, pink_noise, sine
 
 from render.master.meter import LoudnessMeter, TruePeakMeter, measure
-from audio_utils import FS, pink_noise, sine
 
 
 def _steps(levels: list[tuple[float, float]]) -> np.ndarray:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from offline_utils import SR, band_energy, centroid_hz, chroma, grid_alignment, onset_rate, render, tempo_bpm
+
 from render.backends.offline.compose import Controls, EpochContext, compose_bar
 from render.backends.offline.patterns import MAJOR_STEPS, SCALE_TONIC
 from render.backends.offline.vocabulary import style_of_prompts

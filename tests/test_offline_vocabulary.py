@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from offline_utils import SR
+
 from render.backends.offline import VOCABULARY, PromptMatch, analyse_prompt
 from render.backends.offline.engine import Engine
 from render.backends.offline.session import to_pcm16

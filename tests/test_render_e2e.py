@@ -19,14 +19,13 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
+from proc_utils import default_sigint
 from scipy.signal import resample_poly
 from typer.testing import CliRunner
 
 from render import RenderOptions, render_timeline
 from render.cli import app
-from render.errors import UsageError
-
-from proc_utils import default_sigint
+from render.errors import RenderError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,6 +65,20 @@ def test_files_are_sample_exact(rendered) -> None:
         data, sr = sf.read(out / f"e2e.{fmt}", always_2d=True)
         assert sr == 48_000
         assert data.shape == (4 * 48_000, 2), f"{fmt}: {data.shape}"
+
+
+def test_result_audio_is_a_waveform_of_the_file(rendered) -> None:
+    from render import Waveform, read_audio
+
+    out, result = rendered
+    wave = result.audio("flac")
+    assert isinstance(wave, Waveform) and wave.sample_rate == 48_000 and wave.channels == 2
+    assert wave.frames == 4 * 48_000
+    data, _ = sf.read(out / "e2e.flac", always_2d=True, dtype="float32")
+    np.testing.assert_array_equal(wave.samples, data)
+    assert read_audio(out / "e2e.wav").frames == wave.frames
+    with pytest.raises(RenderError, match="no ogg file"):
+        result.audio("ogg")
 
 
 def test_loudness_and_true_peak_on_independent_meters(rendered) -> None:

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from render.controls import NUMERIC_RANGES, SCALES, GenerationConfig
-from render.timeline.loader import LoadedTimeline, parse_timeline, timeline_from_data
 from render.schedule import ControlMessage, Schedule, curve_progress, plan, schedule_dict
+from render.timeline.loader import LoadedTimeline, parse_timeline, timeline_from_data
 from render.timeline.timecode import to_frames
 
 SR = 48_000

@@ -12,11 +12,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from proc_utils import default_sigint
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
+from lyria_utils import (
+    API_KEY,
+    CHUNK_S,
+    CONFIG,
+    Received,
+    backend_for,
+    clean_env,
+    client_ssl_context,
+    collect,
+    python,
+    run,
+    serving,
+    start,
+)
+from proc_utils import default_sigint
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -26,10 +39,6 @@ from render.errors import UsageError
 from render.server import FaultPlan, Server, load_fault_plans
 from render.server.faults import plan_for_connection
 from render.server.protocol import MIME_TYPE
-
-from lyria_utils import (
-    API_KEY, CHUNK_S, CONFIG, Received, backend_for, clean_env, client_ssl_context, collect, python, run, serving, start,
-)
 
 MUSIC_PATH = "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateMusic"
 
@@ -185,7 +194,7 @@ def test_fault_plans_file_and_merging(tmp_path: Path) -> None:
 
 def test_cli_serve_writes_ready_file_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     ready = tmp_path / "ready.json"
-    command = [python(), "-m", "render.server", "--port", "0", "--pace", "fast", "--chunk-s", "0.5",
+    command = [python(), "-m", "render", "serve", "--port", "0", "--pace", "fast", "--chunk-s", "0.5",
                "--state-dir", str(tmp_path / "state"), "--ready-file", str(ready), "--drop-after-chunks", "1"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), text=True,
                             preexec_fn=default_sigint)

@@ -8,7 +8,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from render.timeline.timecode import BarPosition, MusicalLength, Seconds, TempoMap, format_seconds, parse_duration, parse_meter, parse_time, to_frames
+from render.timeline.timecode import (
+    BarPosition,
+    MusicalLength,
+    Seconds,
+    TempoMap,
+    format_seconds,
+    parse_duration,
+    parse_meter,
+    parse_time,
+    to_frames,
+)
 
 FAST = settings(max_examples=60, deadline=None)
 

@@ -1,7 +1,6 @@
-"""Generator backends behind one session protocol (see :mod:`render.backends.base`).
+"""Generator backends behind one session protocol (:mod:`.base`); :func:`select_backend` picks one and says why.
 
-:func:`select_backend` turns the user's choice (``auto``, ``offline``, ``lyria``) into a
-backend object and says why; ``auto`` picks Lyria when an API key is present.
+May import: render.errors, render.audio, render.files, render.controls (only backends/lyria.py imports google.genai).
 """
 
 from __future__ import annotations

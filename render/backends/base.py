@@ -33,11 +33,7 @@ __all__ = [
     "ServerEvent",
     "Session",
     "Backend",
-    "BYTES_PER_FRAME",
 ]
-
-BYTES_PER_FRAME = 2 * CHANNELS
-
 
 @dataclass(frozen=True, kw_only=True)
 class ControlSpan:

@@ -35,10 +35,10 @@ import warnings
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
-from render.audio import CHANNELS, SAMPLE_RATE
+from render.audio import BYTES_PER_FRAME, CHANNELS, SAMPLE_RATE
 from render.controls import GenerationConfig, WeightedPrompt
+
 from ..errors import AuthError, BackendError, ProtocolError, TransientBackendError, UsageError
-from render.audio import BYTES_PER_FRAME
 from .base import AudioChunk, ControlSpan, FilteredPrompt, ServerEvent, ServerWarning
 from .secrets import redact, register_secret, resolve_api_key
 

@@ -16,9 +16,11 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
-from .results import BatchEvent, BatchOptions, JobReport, report_for
-from .plan import PlannedJob, output_state, output_states
+from render.audio import SAMPLE_RATE
 from render.pipeline.job import spool_dir
+
+from .plan import PlannedJob, output_state, output_states
+from .results import BatchEvent, BatchOptions, JobReport, report_for
 from .worker import JobOutcome, JobStopped, JobTask, SessionGate, run_task, worker_init, worker_run
 
 __all__ = ["execute"]
@@ -130,7 +132,7 @@ def _serial(to_run: list[PlannedJob], run: _Run) -> None:
         def audio(event: Any, job_id: str = p.job.id) -> None:
             received = getattr(event, "received_frames", None)
             if received is not None:
-                run.emit(BatchEvent("audio", job_id, received / 48_000))
+                run.emit(BatchEvent("audio", job_id, received / SAMPLE_RATE))
 
         outcome = run_task(_task(p, run.options), progress=audio,
                            on_retry=lambda n, why, job_id=p.job.id: run.emit(
@@ -156,7 +158,7 @@ def _thread_job(task: Any, run: _Run, gate: SessionGate) -> JobOutcome:
             raise JobStopped("the batch is stopping")  # unwinds the conductor; the spool is kept
         received = getattr(event, "received_frames", None)
         if received is not None:
-            run.queue.put(("audio", task.id, received / 48_000))
+            run.queue.put(("audio", task.id, received / SAMPLE_RATE))
 
     return run_task(task, progress=audio, session_gate=gate,
                     on_retry=lambda n, why: run.queue.put(("retry", task.id, f"attempt {n} failed: {why}")))

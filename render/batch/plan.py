@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from render.backends import select_backend
-from render.files import sha256_file
-from .jobs import BatchJob, name_problem
 from render.errors import BatchError, RenderError
-from render.timeline.loader import load_timeline
+from render.files import sha256_file
 from render.pipeline.job import WORK_DIR_NAME, RenderOptions, job_hash, prepare
+from render.timeline.loader import load_timeline
+
+from .jobs import BatchJob, name_problem
 
 __all__ = ["BackendIdentity", "PlannedJob", "backend_identity", "plan_jobs", "refuse_conflicts",
            "output_state", "output_states", "find_orphans", "AUDIO_SUFFIXES"]

@@ -10,8 +10,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .results import BatchResult, JobReport
 from render.version import __version__
+
+from .results import BatchResult, JobReport
 
 __all__ = ["REPORT_VERSION", "report_dict", "report_json", "write_report", "junit_xml", "write_junit",
            "summary_rows", "summary_row", "format_table", "SUMMARY_HEADER"]

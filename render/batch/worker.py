@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from render.audio import SAMPLE_RATE
 from render.errors import RenderError, SpoolError, TransientBackendError
 from render.pipeline.job import RenderInterrupted, RenderOptions, spool_dir
 
@@ -249,7 +250,7 @@ class _QueueProgress:
         if received is None or _QUEUE is None or now - self.last < self.every_s:
             return
         self.last = now
-        _QUEUE.put(("audio", self.job_id, received / 48_000))
+        _QUEUE.put(("audio", self.job_id, received / SAMPLE_RATE))
 
 
 def worker_run(task: JobTask) -> JobOutcome:

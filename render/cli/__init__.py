@@ -1,9 +1,6 @@
-"""The ``lyria-render`` command line: a thin shell over the library.
+"""The ``lyria-render`` command line: one module per command, a thin shell mapping errors to exit codes.
 
-Each command lives in its own module with its own ``typer.Typer()``; the root app adds
-them without a group name so they appear at the top level. Library errors
-(:class:`render.errors.RenderError`) become ``Error: ...`` on stderr and the exit code
-the error carries; there is never a traceback for them.
+May import anything in render; nothing in render imports it.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ __all__ = ["app", "main"]
 
 
 def _register() -> None:
-    from . import validate, plan, schema  # noqa: F401  (registers commands)
+    from . import plan, schema, validate  # noqa: F401  (registers commands)
 
     for module in (validate, plan, schema):
         app.add_typer(module.app)

@@ -8,15 +8,32 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from render.batch.results import BatchEvent, BatchInterrupted, BatchOptions, BatchResult
-from render.batch.render import render_batch
 from render.batch.jobs import parse_shard
+from render.batch.render import render_batch
 from render.batch.report import format_table, report_json, summary_row, summary_rows, write_junit, write_report
-from ..errors import UsageError
+from render.batch.results import BatchEvent, BatchInterrupted, BatchOptions, BatchResult
 from render.pipeline.job import RenderOptions
+
+from ..errors import UsageError
 from . import console
-from .options import (ApiKeyFile, ApiVersion, Backend, BaseUrl, CaCert, ControlInterval, JsonFlag, MaxReconnects,
-                      MaxSessions, Model, OutDir, SessionLimit, SessionStagger, StallTimeout, Strict, lyria_settings)
+from .options import (
+    ApiKeyFile,
+    ApiVersion,
+    Backend,
+    BaseUrl,
+    CaCert,
+    ControlInterval,
+    JsonFlag,
+    MaxReconnects,
+    MaxSessions,
+    Model,
+    OutDir,
+    SessionLimit,
+    SessionStagger,
+    StallTimeout,
+    Strict,
+    lyria_settings,
+)
 from .render_cmd import Formats, Loudness, parse_formats, parse_loudness
 
 app = typer.Typer()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from typing import Any
 
 import typer
 from rich.table import Table
 
 from render.timeline.loader import load_timeline
-from ..schedule import Schedule, plan, schedule_dict
 from render.timeline.timecode import format_seconds
+
+from ..schedule import Schedule, plan, schedule_dict
 from . import console
 from .options import ControlInterval, JsonFlag, TimelinePath
 
@@ -55,17 +57,17 @@ def plan_cmd(timeline: TimelinePath, as_json: JsonFlag = False, control_interval
         console.result(json.dumps(payload, indent=2))
         return
     tempo = loaded.resolved.tempo
-    table = Table(title=f"{timeline} — {format_seconds(schedule.duration_frames / 48000)}, "
+    table = Table(title=f"{timeline} — {format_seconds(schedule.duration_frames / schedule.sample_rate)}, "
                   f"{len(schedule.messages)} messages", show_lines=False)
     for col in ("time", "bar.beat", "sample", "message", "detail"):
         table.add_column(col, overflow="fold")
     start = [("prompts", " + ".join(f"{p.text}:{p.weight:g}" for p in schedule.initial_prompts)),
              ("config", _config_text(schedule.initial_config)), ("play", "")]
     for kind, detail in start:
-        table.add_row(f"-{format_seconds(schedule.lead_in_frames / 48000)}" if schedule.lead_in_frames else "0:00.000",
+        table.add_row(f"-{format_seconds(schedule.lead_in_frames / schedule.sample_rate)}" if schedule.lead_in_frames else "0:00.000",
                       "", "0", kind, detail)
     for m in schedule.messages:
-        label = tempo.label(__import__("fractions").Fraction(m.sample, 48000)) if tempo else ""
+        label = tempo.label(Fraction(m.sample, schedule.sample_rate)) if tempo else ""
         if m.kind == "prompts":
             detail = " + ".join(f"{p.text}:{p.weight:g}" for p in m.prompts or ())
         elif m.kind == "config":

@@ -8,6 +8,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..audio import SAMPLE_RATE
 from . import console
 
 
@@ -39,7 +40,7 @@ class RenderProgress:
             return
         received = getattr(event, "received_frames", None)
         if received is not None and self.bar is not None:
-            seconds = received / 48_000
+            seconds = received / SAMPLE_RATE
             advance(self.bar, round(seconds - self.done_s, 3))
             self.done_s = seconds
             wall = time.perf_counter() - self.started

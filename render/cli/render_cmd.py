@@ -8,12 +8,27 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from render.pipeline import RenderOptions, RenderResult, prepare, render_prepared
+
+from ..audio import SAMPLE_RATE
 from ..errors import UsageError
-from render.pipeline.job import RenderOptions, RenderResult
-from render.pipeline.render import render_timeline
 from . import console
-from .options import (ApiKeyFile, ApiVersion, Backend, BaseUrl, CaCert, ControlInterval, JsonFlag, MaxReconnects,
-                      Model, OutDir, SessionLimit, StallTimeout, Strict, lyria_settings)
+from .options import (
+    ApiKeyFile,
+    ApiVersion,
+    Backend,
+    BaseUrl,
+    CaCert,
+    ControlInterval,
+    JsonFlag,
+    MaxReconnects,
+    Model,
+    OutDir,
+    SessionLimit,
+    StallTimeout,
+    Strict,
+    lyria_settings,
+)
 from .progress import RenderProgress
 
 app = typer.Typer()
@@ -113,15 +128,13 @@ def render(
         control_interval_s=control_interval, session_limit_s=session_limit, stall_timeout_s=stall_timeout,
         max_reconnects=max_reconnects, seam_align_ms=seam_align_ms,
     )
-    from render.pipeline.job import prepare
-
     prepared = prepare(source, out, options)
     console.info(f"backend: {prepared.backend_reason}", quiet=quiet)
     for w in prepared.loaded.warnings:
         console.info(w.format(), quiet=quiet)
-    bar = RenderProgress(prepared.schedule.total_frames / 48_000, label=prepared.name, quiet=quiet or dry_run)
+    bar = RenderProgress(prepared.schedule.total_frames / SAMPLE_RATE, label=prepared.name, quiet=quiet or dry_run)
     try:
-        result = render_timeline(prepared.loaded, out, options, progress=bar)
+        result = render_prepared(prepared, progress=bar)
     finally:
         bar.close()
     _report(result, as_json, quiet)

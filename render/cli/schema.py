@@ -7,6 +7,7 @@ import json
 import typer
 
 from render.timeline.schema import timeline_schema
+
 from . import console
 
 app = typer.Typer()

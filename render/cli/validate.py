@@ -7,6 +7,7 @@ import json
 import typer
 
 from render.timeline.discover import validate_paths
+
 from . import console
 from .options import JsonFlag, Paths
 

@@ -4,8 +4,18 @@ May import: render.errors, render.audio, render.controls, render.schedule, rende
 """
 
 from .conductor import Conductor
-from .events import (AudioProgress, ConductResult, EventEffective, Filtered, Finished, ProgressEvent, Reconnecting,
-                     Rotated, ServerWarned, SessionStarted)
+from .events import (
+                     AudioProgress,
+                     ConductResult,
+                     EventEffective,
+                     Filtered,
+                     Finished,
+                     ProgressEvent,
+                     Reconnecting,
+                     Rotated,
+                     ServerWarned,
+                     SessionStarted,
+)
 from .options import ConductorOptions
 
 __all__ = ["Conductor", "ConductorOptions", "ConductResult", "ProgressEvent", "SessionStarted", "AudioProgress",

@@ -22,11 +22,12 @@ import random
 from typing import Any, AsyncIterator
 
 from render.backends.base import Backend
+from render.schedule import Schedule
+from render.spool.store import Spool
+
 from .events import ConductResult, ProgressEvent
 from .options import ConductorOptions
 from .run import _Run
-from render.schedule import Schedule
-from render.spool.store import Spool
 
 __all__ = ["Conductor"]
 

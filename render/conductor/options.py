@@ -1,12 +1,17 @@
-"""How the conductor paces sessions and survives faults."""
+"""How the conductor paces sessions and survives faults, and what a run needs of its conductor."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+from render.backends.base import Backend
 from render.errors import UsageError
+from render.schedule import Schedule
+from render.spool import Spool
 
-__all__ = ["ConductorOptions"]
+__all__ = ["ConductorOptions", "Conducted"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,3 +41,14 @@ class ConductorOptions:
             raise UsageError(
                 f"ConductorOptions.overlap_s={self.overlap_s:g} must be shorter than session_limit_s="
                 f"{self.session_limit_s:g}", hint="sessions overlap only at their handover, e.g. 4 s of 540 s")
+
+
+class Conducted(Protocol):
+    """What a run needs of its :class:`render.conductor.Conductor`."""
+
+    backend: Backend
+    schedule: Schedule
+    spool: Spool
+    options: ConductorOptions
+    session_gate: Any
+    rng: random.Random

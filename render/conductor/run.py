@@ -8,33 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-import random
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import Any, AsyncIterator, Callable
 
+from render.audio import BYTES_PER_FRAME, SAMPLE_RATE
 from render.backends.base import AudioChunk, ControlSpan, FilteredPrompt, ServerWarning
-from .events import AudioProgress, ConductResult, EventEffective, Filtered, Finished, ProgressEvent, Reconnecting, Rotated, ServerWarned, SessionStarted
-from .tracker import EventTracker
-from .legs import QUEUE_CHUNKS, Leg, LegEnded, SpoolWriter, close_leg, open_session, pump
-from render.audio import SAMPLE_RATE
 from render.errors import FilteredPromptError, ProtocolError, SpoolError, TransientBackendError
 from render.schedule import ControlMessage
-from render.spool.store import span_from_dict
+from render.spool import span_from_dict
 
-from .options import ConductorOptions
-from render.backends.base import Backend
-from render.schedule import Schedule
-from render.spool.store import Spool
-
-
-class Conducted(Protocol):
-    """What a run needs of its :class:`render.conductor.Conductor`."""
-
-    backend: Backend
-    schedule: Schedule
-    spool: Spool
-    options: ConductorOptions
-    session_gate: Any
-    rng: random.Random
+from .events import (
+    AudioProgress,
+    ConductResult,
+    EventEffective,
+    Filtered,
+    Finished,
+    ProgressEvent,
+    Reconnecting,
+    Rotated,
+    ServerWarned,
+    SessionStarted,
+)
+from .legs import QUEUE_CHUNKS, Leg, LegEnded, SpoolWriter, close_leg, open_session, pump
+from .options import Conducted
+from .tracker import EventTracker
 
 __all__: list[str] = []
 
@@ -163,12 +159,12 @@ class _Run:
         if len(chunk.pcm) % 4:
             raise ProtocolError(f"session {leg.segment} sent a chunk of {len(chunk.pcm)} bytes, "
                                 "not whole 16-bit stereo frames")
-        start, frames = leg.end, len(chunk.pcm) // 4
+        start, frames = leg.end, len(chunk.pcm) // BYTES_PER_FRAME
         keep = min(frames, leg.stop_at - start)
         if keep <= 0:
             return
         spans = self._global_spans(leg, chunk, start + keep)
-        pcm = chunk.pcm if keep == frames else chunk.pcm[: keep * 4]
+        pcm = chunk.pcm if keep == frames else chunk.pcm[: keep * BYTES_PER_FRAME]
         await self.writer.submit(self.spool.append, pcm, start, spans, dict(chunk.info),
                                  segment=leg.segment)
         leg.frames += keep

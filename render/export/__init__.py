@@ -4,6 +4,7 @@ May import: render.errors, render.audio, render.files, render.master.
 """
 
 from .finish import FinishReport, finish
+from .read import read_audio
 from .writers import FORMATS, ExportSettings, Loop, TagSet, Writer, open_writers
 
-__all__ = ["finish", "FinishReport", "ExportSettings", "TagSet", "Loop", "Writer", "open_writers", "FORMATS"]
+__all__ = ["finish", "FinishReport", "ExportSettings", "TagSet", "Loop", "Writer", "open_writers", "FORMATS", "read_audio"]

@@ -22,6 +22,8 @@ import math
 import numpy as np
 from scipy.ndimage import minimum_filter1d
 
+from render.audio import SAMPLE_RATE
+
 from .meter import frame_peaks, gap_bounds, interpolate_peaks, polyphase_interpolator
 
 __all__ = ["TruePeakLimiter", "predict_limited_lufs"]
@@ -170,7 +172,7 @@ def predict_limited_lufs(
     gain_db: float,
     ceiling_dbtp: float,
     bin_frames: int,
-    sample_rate: int = 48_000,
+    sample_rate: int = SAMPLE_RATE,
     release_s: float = 0.1,
 ) -> float | None:
     """Predict the integrated loudness after gain + :class:`TruePeakLimiter`, without running it.

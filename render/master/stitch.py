@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 from scipy.signal import correlate
 
-from render.audio import Segment, crossfade_ramp
+from render.audio import SAMPLE_RATE, Segment, crossfade_ramp
 from render.errors import MasterError
 
 __all__ = ["MasterSettings", "Seam", "StitchPlan", "PieceSource", "plan_stitch"]
@@ -180,7 +180,7 @@ def _align(a: _SegmentReader, a_start: int, b: _SegmentReader, b_start: int, end
     """
     lo, hi = lags
     w1 = end - max(hi, 0)
-    w0 = max(b_start - min(lo, 0), w1 - 48_000, a_start)
+    w0 = max(b_start - min(lo, 0), w1 - SAMPLE_RATE, a_start)
     if w1 - w0 < 256 or hi < lo:
         return 0, 0.0
     ref = _mono(a, a_start, w0, w1)

@@ -11,14 +11,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
+from render.audio import Waveform
 from render.backends import BackendChoice, LyriaSettings, select_backend
 from render.backends.base import Backend
 from render.errors import RenderError, UsageError
-from render.timeline.loader import LoadedTimeline, load_timeline, timeline_from_data
 from render.files import jsonable
-from render.timeline.resolve import resolve
 from render.schedule import Schedule, plan
+from render.timeline.loader import LoadedTimeline, load_timeline, timeline_from_data
 from render.timeline.model import Timeline
+from render.timeline.resolve import resolve
 from render.version import __version__
 
 __all__ = ["RenderOptions", "RenderResult", "OutputFile", "RenderInterrupted", "prepare", "Prepared",
@@ -90,6 +91,16 @@ class RenderResult:
     dry_run: bool = False
     manifest: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    def audio(self, fmt: str | None = None) -> Waveform:
+        """The rendered audio as a :class:`render.Waveform`, decoded from the file of
+        format ``fmt`` (default: the first format written)."""
+        from render.export import read_audio
+
+        files = [f for f in self.files if fmt is None or f.format == fmt]
+        if not files:
+            raise UsageError(f"{self.name}: no {fmt or 'audio'} file was written" + (" (dry run)" if self.dry_run else ""))
+        return read_audio(files[0].path)
 
 
 @dataclass

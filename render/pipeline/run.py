@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from render.conductor.conductor import Conductor, ConductorOptions
-from render.export.writers import ExportSettings, TagSet
-from render.files import atomic_write_text
-from render.files import jsonable
-from .manifest import build_manifest
-from render.master.stitch import MasterSettings
 from render.export.finish import finish
-from .job import OutputFile, Prepared, RenderResult, spool_dir
+from render.export.writers import ExportSettings, TagSet
+from render.files import atomic_write_text, jsonable
+from render.master.stitch import MasterSettings
 from render.spool.store import Spool, SpoolMeta, schedule_digest
 from render.timeline.timecode import to_frames
+
+from .job import OutputFile, Prepared, RenderResult, spool_dir
+from .manifest import build_manifest
 
 __all__ = ["run_render", "master_settings", "export_settings", "tag_set"]
 

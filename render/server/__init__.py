@@ -1,16 +1,6 @@
-"""``lyria-render serve``: Lyria RealTime's BidiGenerateMusic protocol over TLS WebSockets.
+"""``lyria-render serve``: Lyria's BidiGenerateMusic protocol over TLS WebSockets, backed by the offline engine.
 
-The server speaks the wire protocol the google-genai SDK speaks (see
-``shared/LYRIA.md``), backed by the offline engine (one engine session per connection),
-with on-demand fault injection, so the Lyria backend can be proven end to end without
-reaching Google::
-
-    with Server(pace="fast", faults=(FaultPlan(drop_after_chunks=3),)) as srv:
-        backend = LyriaBackend(api_key="k", base_url=srv.base_url, ca_cert=srv.ca_cert)
-
-Modules: :mod:`.protocol` (wire messages, validation), :mod:`.faults` (fault plans),
-:mod:`.tls` (local CA), :mod:`.engine` (engine on a worker thread),
-:mod:`.connection` (one client), :mod:`.app` (the server object).
+May import: render.errors, render.audio, render.controls, render.backends. A shell: nothing imports it but the CLI.
 """
 
 from .app import Server, ServerOptions, serve_forever

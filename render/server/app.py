@@ -26,8 +26,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.http11 import Request, Response
 
-from ..backends.base import Backend
 from render.audio import SAMPLE_RATE
+
+from ..backends.base import Backend
 from ..errors import UsageError
 from . import protocol as wire
 from .connection import MusicConnection, StreamSettings

@@ -21,10 +21,10 @@ from typing import Any, Awaitable, Callable, Literal
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from render.audio import BYTES_PER_FRAME
+from render.audio import BYTES_PER_FRAME, SAMPLE_RATE
 from render.backends.base import AudioChunk, Backend, FilteredPrompt, ServerWarning
-from render.audio import SAMPLE_RATE
 from render.controls import GenerationConfig, WeightedPrompt
+
 from ..errors import RenderError
 from . import protocol as wire
 from .engine import EngineThread

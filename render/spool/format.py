@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from render.audio import SAMPLE_RATE
 from render.backends.base import ControlSpan
 from render.controls import GenerationConfig, WeightedPrompt
 from render.errors import SpoolError
@@ -94,7 +95,7 @@ class Recovery:
     def describe(self) -> str:
         """One line for logs: what was recovered and what was cut."""
         text = (f"{self.chunks} chunks in {self.segments} segments, audio up to stream frame "
-                f"{self.received_end} ({self.received_end / 48_000:.2f} s)")
+                f"{self.received_end} ({self.received_end / SAMPLE_RATE:.2f} s)")
         cuts = []
         if self.torn_index_bytes:
             cuts.append(f"cut a torn index line of {self.torn_index_bytes} bytes")

@@ -20,6 +20,7 @@ from typing import Any
 
 from render.audio import BYTES_PER_FRAME
 from render.errors import SpoolError
+
 from .format import INDEX_FILE, Recovery, SegmentInfo
 
 __all__ = ["RecoveredState", "recover"]

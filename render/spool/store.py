@@ -25,13 +25,30 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from render.audio import BYTES_PER_FRAME
+from render.audio import BYTES_PER_FRAME, Segment
 from render.backends.base import ControlSpan
 from render.errors import SpoolError
-from render.audio import Segment
-from .recover import recover
-from .format import FORMAT_VERSION, INDEX_FILE, LOCK_FILE, META_FILE, SEGMENT_REASONS, ChunkRecord, Recovery, SegmentInfo, SpoolMeta, check_meta, clear_files, read_meta, schedule_digest, span_from_dict, span_to_dict, take_lock
 from render.files import atomic_write_bytes, write_all
+
+from .format import (
+    FORMAT_VERSION,
+    INDEX_FILE,
+    LOCK_FILE,
+    META_FILE,
+    SEGMENT_REASONS,
+    ChunkRecord,
+    Recovery,
+    SegmentInfo,
+    SpoolMeta,
+    check_meta,
+    clear_files,
+    read_meta,
+    schedule_digest,
+    span_from_dict,
+    span_to_dict,
+    take_lock,
+)
+from .recover import recover
 
 __all__ = [
     "FORMAT_VERSION",

@@ -8,6 +8,7 @@ from typing import Iterable
 
 from render.errors import Problem, TimelineError
 from render.files import expand_paths
+
 from .loader import TIMELINE_SUFFIXES, LoadedTimeline, load_timeline
 
 __all__ = ["find_timelines", "ValidationResult", "validate_paths"]

@@ -21,8 +21,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from render.errors import Problem, TimelineError
-from .resolve import Resolved, resolve
+
 from .model import Timeline
+from .resolve import Resolved, resolve
 
 __all__ = ["LoadedTimeline", "load_timeline", "parse_timeline", "timeline_from_data", "field_path"]
 

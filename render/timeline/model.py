@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from render.controls import MODES, SCALES, GenerationConfig
+
 from .timecode import DURATION_HELP, TIME_HELP, parse_duration, parse_meter, parse_time
 
 __all__ = [

@@ -12,8 +12,19 @@ from fractions import Fraction
 from typing import Any
 
 from render.controls import RESET_FIELDS
-from .timecode import BarPosition, MusicalLength, Seconds, TempoMap, format_seconds, parse_duration, parse_meter, parse_time, to_frames
+
 from .model import EventSpec, LoopSpec, Timeline
+from .timecode import (
+    BarPosition,
+    MusicalLength,
+    Seconds,
+    TempoMap,
+    format_seconds,
+    parse_duration,
+    parse_meter,
+    parse_time,
+    to_frames,
+)
 
 __all__ = ["Issue", "ResolvedEvent", "Resolved", "resolve", "RAMPABLE_FIELDS", "MAX_DURATION_S"]
 

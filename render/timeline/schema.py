@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Timeline
 from render.version import __version__
+
+from .model import Timeline
 
 SCHEMA_ID = "https://lyria-render.invalid/schema/timeline-v1.json"
 

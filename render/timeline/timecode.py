@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from render.audio import SAMPLE_RATE
+
 __all__ = [
     "Seconds",
     "BarPosition",
@@ -248,7 +250,7 @@ class TempoMap:
         return self._segment_for_time(t).bpm
 
 
-def to_frames(seconds: Fraction, sample_rate: int = 48_000) -> int:
+def to_frames(seconds: Fraction, sample_rate: int = SAMPLE_RATE) -> int:
     """Exact seconds to the nearest frame (half frames round up)."""
     return math.floor(seconds * sample_rate + Fraction(1, 2))
 

@@ -1,10 +1,6 @@
-"""The embedded offline engine: procedural (not neural) music from text prompts.
+"""The embedded offline engine: procedural (not neural), deterministic music from text prompts.
 
-It implements the same session protocol as Lyria RealTime (see
-:mod:`render.backends.base`), deterministically and without network or model weights:
-prompts map onto a vocabulary of styles, styles drive a rule-based arrangement
-(drums, bass, harmony, lead, pads, textures, an optional wordless vocal) synthesised in
-numpy.
+May import: render.errors, render.audio, render.controls, render.backends.base; never the network.
 """
 
 from __future__ import annotations

@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from render.audio import SAMPLE_RATE
+
 from .style import stable_hash
 
 __all__ = ["drum_sound", "DRUM_SOUNDS"]
 
-SR = 48_000
+SR = SAMPLE_RATE
 
 
 def _t(length_s: float) -> np.ndarray:

@@ -19,15 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from render.controls import NUMERIC_RANGES, GenerationConfig, WeightedPrompt
 from render.audio import SAMPLE_RATE
+from render.controls import NUMERIC_RANGES, GenerationConfig, WeightedPrompt
+
 from .compose import STEPS_PER_BAR, Controls, EpochContext, compose_bar
 from .instruments import instrument
 from .mix import BusCompressor, Reverb, Ring, soft_clip
 from .patterns import SCALE_TONIC
 from .style import DEFAULT_STYLE, StyleVector, lerp_styles, stable_hash
-from .voices import BRIGHT_BUCKETS, SHARED_CACHE, length_class
 from .vocabulary import style_of_prompts
+from .voices import BRIGHT_BUCKETS, SHARED_CACHE, length_class
 
 __all__ = ["Engine", "Rendered", "ENGINE_VERSION"]
 
@@ -35,7 +36,7 @@ ENGINE_VERSION = "1.0"
 GLIDE_FRAMES = 72_000  # prompt changes glide over 1.5 s
 MUTE_RAMP_FRAMES = 240  # 5 ms
 RESET_FADE_FRAMES = 960  # old tails fade in 20 ms after a reset
-MAX_BLOCK_FRAMES = 48_000
+MAX_BLOCK_FRAMES = SAMPLE_RATE  # one second
 _GROUP_GAIN = (0.34, 0.22, 0.26)
 _BASE_SEND = (0.10, 0.02, 0.30)
 

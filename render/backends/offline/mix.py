@@ -22,6 +22,8 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import signal
 
+from render.audio import SAMPLE_RATE
+
 __all__ = ["Ring", "Reverb", "BusCompressor", "soft_clip"]
 
 _DEC = 4
@@ -163,7 +165,7 @@ def _reverb_design(tail_s: float, seed: int, block: int, offset: int) -> tuple[n
     decay, starting ``offset`` decimated samples after the direct sound.
     """
     rng = np.random.default_rng(seed)
-    sr = 48_000 // _DEC
+    sr = SAMPLE_RATE // _DEC
     n = int(tail_s * sr)
     parts = -(-n // block)
     t = np.arange(parts * block) / sr + offset / sr

@@ -17,6 +17,7 @@ import numpy as np
 
 from render.audio import SAMPLE_RATE
 from render.controls import GenerationConfig, WeightedPrompt
+
 from ...errors import ProtocolError, UsageError
 from ..base import AudioChunk, ControlSpan, ServerEvent
 

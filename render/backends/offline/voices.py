@@ -21,13 +21,15 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import signal
 
-from .instruments import Instrument, instrument
+from render.audio import SAMPLE_RATE
+
 from .drums import drum_sound
+from .instruments import Instrument, instrument
 from .style import stable_hash
 
 __all__ = ["NoteCache", "SHARED_CACHE", "synth_note", "length_class", "LENGTH_CLASSES_S", "BRIGHT_BUCKETS", "note_freq"]
 
-SR = 48_000
+SR = SAMPLE_RATE
 BRIGHT_BUCKETS = 6
 _TABLE_MIN = 2048
 
