@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from conductor_helpers import FakeBackend, make_schedule  # noqa: E402
+from helpers.conductor import FakeBackend, make_schedule  # noqa: E402
 
 from render.conductor.conductor import Conductor, ConductorOptions
 from render.spool.store import Spool, SpoolMeta

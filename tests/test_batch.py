@@ -10,7 +10,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from batch_utils import always_transient, calls, fail_on_b, flaky_render, interrupt_on_b, write_invalid, write_timeline
+from helpers.batch import (
+    always_transient,
+    calls,
+    fail_on_b,
+    flaky_render,
+    interrupt_on_b,
+    write_invalid,
+    write_timeline,
+)
 
 from render.batch.jobs import discover_jobs, parse_shard, select_shard, shard_of
 from render.batch.render import render_batch

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from batch_utils import write_invalid, write_timeline
-from proc_utils import default_sigint
+from helpers.batch import write_invalid, write_timeline
+from helpers.proc import default_sigint
 
 from render.cli import main
 

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conductor_helpers import (  # noqa: E402
+from helpers.conductor import (  # noqa: E402
     FakeBackend,
     Fault,
     FaultyBackend,
@@ -42,7 +42,7 @@ from render.controls import GenerationConfig  # noqa: E402
 from render.errors import AuthError, FilteredPromptError, SpoolError, TransientBackendError  # noqa: E402
 from render.spool.store import Spool
 
-CHILD = Path(__file__).parent / "spool_kill_child.py"
+CHILD = Path(__file__).parent / "helpers" / "spool_child.py"
 CHANGES = [(1.0, "prompts", P("Sitar", "Organ")), (2.0, "config", GenerationConfig(bpm=100, seed=7, density=0.2)),
            (2.5, "reset", None)]
 FAST = dict(backoff_base_s=0.001, backoff_max_s=0.01)

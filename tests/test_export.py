@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_utils import FS, pink_noise, write_segment
+from helpers.audio import FS, pink_noise, write_segment
 from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 from mutagen.mp3 import MP3, BitrateMode

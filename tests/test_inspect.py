@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from audio_utils import FS, pink_noise, write_segment
+from helpers.audio import FS, pink_noise, write_segment
 
 from render.errors import ExportError
 from render.export.finish import finish

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from audio_utils import FS, independent_true_peak_dbtp, pink_noise
+from helpers.audio import FS, independent_true_peak_dbtp, pink_noise
 
 from render.master.limiter import TruePeakLimiter, predict_limited_lufs
 

@@ -11,7 +11,7 @@ import socket
 import time
 
 import pytest
-from lyria_utils import API_KEY, CHUNK_S, CONFIG, PROMPTS, Received, backend_for, collect, run, serving, start
+from helpers.lyria import API_KEY, CHUNK_S, CONFIG, PROMPTS, Received, backend_for, collect, run, serving, start
 
 from render.backends.base import AudioChunk, FilteredPrompt, ServerWarning, Session
 from render.backends.lyria import LyriaBackend, check_mime, redact, resolve_api_key

@@ -8,7 +8,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
-from audio_utils import FS, independent_true_peak_dbtp, pink_noise, write_segment
+from helpers.audio import FS, independent_true_peak_dbtp, pink_noise, write_segment
 
 import render.master.finish as finish_mod
 from render.errors import MasterError

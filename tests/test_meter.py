@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyloudnorm
 import pytest
-from audio_utils import FS, pink_noise, sine
+from helpers.audio import FS, pink_noise, sine
 
 from render.master.meter import LoudnessMeter, TruePeakMeter, measure
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from offline_utils import SR, band_energy, centroid_hz, chroma, grid_alignment, onset_rate, render, tempo_bpm
+from helpers.offline import SR, band_energy, centroid_hz, chroma, grid_alignment, onset_rate, render, tempo_bpm
 
 from render.backends.offline.compose import Controls, EpochContext, compose_bar
 from render.backends.offline.patterns import MAJOR_STEPS, SCALE_TONIC

@@ -6,7 +6,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from offline_utils import grid_alignment, prompts_of, render
+from helpers.offline import grid_alignment, prompts_of, render
 
 from render.backends.base import AudioChunk, Backend, Session
 from render.backends.offline import OfflineBackend, OfflineSession

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from offline_utils import SR
+from helpers.offline import SR
 
 from render.backends.offline import VOCABULARY, PromptMatch, analyse_prompt
 from render.backends.offline.engine import Engine

@@ -8,7 +8,6 @@ manifest contents, spools.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
-from proc_utils import default_sigint
+from helpers.proc import default_sigint
 from scipy.signal import resample_poly
 from typer.testing import CliRunner
 

@@ -15,7 +15,7 @@ import pytest
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
-from lyria_utils import (
+from helpers.lyria import (
     API_KEY,
     CHUNK_S,
     CONFIG,
@@ -29,7 +29,7 @@ from lyria_utils import (
     serving,
     start,
 )
-from proc_utils import default_sigint
+from helpers.proc import default_sigint
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 

@@ -19,9 +19,9 @@ from render.errors import SpoolError
 from render.spool.store import Spool, SpoolMeta, schedule_digest, span_from_dict, span_to_dict
 
 sys.path.insert(0, str(Path(__file__).parent))
-from spool_kill_child import pattern  # noqa: E402
+from helpers.spool_child import pattern  # noqa: E402
 
-CHILD = Path(__file__).parent / "spool_kill_child.py"
+CHILD = Path(__file__).parent / "helpers" / "spool_child.py"
 SHA = "ab" * 32
 META = SpoolMeta(name="song", timeline_sha256=SHA, schedule_digest="d1")
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
-from spool_kill_child import pattern
-
+from helpers.spool_child import pattern
 from render.backends.base import AudioChunk, ControlSpan, FilteredPrompt, ServerWarning
 from render.controls import GenerationConfig, WeightedPrompt
 from render.errors import AuthError, TransientBackendError

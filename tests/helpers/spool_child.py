@@ -1,8 +1,8 @@
 """Child process for the SIGKILL tests: writes into a spool until it is killed.
 
-    python tests/spool_kill_child.py spool PATH       append patterned chunks forever
-    python tests/spool_kill_child.py conduct PATH     conduct a long offline render into PATH
-    python tests/spool_kill_child.py hold PATH        open the spool and sleep (stale lock test)
+    python tests/helpers/spool_child.py spool PATH       append patterned chunks forever
+    python tests/helpers/spool_child.py conduct PATH     conduct a long offline render into PATH
+    python tests/helpers/spool_child.py hold PATH        open the spool and sleep (stale lock test)
 
 It prints ``ready`` once some audio is safely in the spool, so the parent knows when
 killing it is meaningful.
@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from render.spool.store import Spool, SpoolMeta
 
@@ -49,8 +48,7 @@ def _hold(path: Path) -> None:
 
 
 async def _conduct(path: Path) -> None:
-    from conductor_helpers import long_schedule, make_spool, offline_backend
-
+    from helpers.conductor import long_schedule, make_spool, offline_backend
     from render.conductor.conductor import Conductor, ConductorOptions
 
     schedule = long_schedule()

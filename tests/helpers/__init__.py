@@ -1,0 +1,1 @@
+"""Shared test helpers: signals, servers, fake backends and small audio generators."""
