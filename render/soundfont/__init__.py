@@ -6,10 +6,12 @@ Nothing here touches the network; the bank is one local file, memory-mapped.
 from __future__ import annotations
 
 from .bank import DRUM_BANK, BankIdentity, SoundFontBank, bank_identity, load_bank, nearest_program
+from .cache import NoteCache
 from .errors import SoundFontError
+from .player import render_note
 from .zones import Preset
 
 __all__ = [
-    "DRUM_BANK", "BankIdentity", "Preset", "SoundFontBank", "SoundFontError",
-    "bank_identity", "load_bank", "nearest_program",
+    "DRUM_BANK", "BankIdentity", "NoteCache", "Preset", "SoundFontBank", "SoundFontError",
+    "bank_identity", "load_bank", "nearest_program", "render_note",
 ]
