@@ -61,13 +61,13 @@ class PresetSpec:
     zones: list[ZoneSpec]
 
 
-def chunk(cid: bytes, data: bytes) -> bytes:
-    """One RIFF chunk, padded to an even length."""
-    return cid + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 else b"")
+def chunk(cid: bytes, data: bytes, pad: bool = True) -> bytes:
+    """One RIFF chunk, padded to an even length (unless ``pad`` is False, as some bank writers do)."""
+    return cid + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 and pad else b"")
 
 
-def list_chunk(kind: bytes, chunks: list[bytes]) -> bytes:
-    return chunk(b"LIST", kind + b"".join(chunks))
+def list_chunk(kind: bytes, chunks: list[bytes], pad: bool = True) -> bytes:
+    return chunk(b"LIST", kind + b"".join(chunks), pad)
 
 
 def _name(s: str) -> bytes:
@@ -158,11 +158,11 @@ def _samples(samples: list[SampleSpec], sm24: bytearray | None = None) -> tuple[
 def build_sf2(samples: list[SampleSpec], instruments: list[InstrumentSpec], presets: list[PresetSpec], *,
               version: tuple[int, int] = (2, 1), name: str = "Test bank",
               pdta_extra: dict[str, bytes] | None = None, pdta_drop: tuple[str, ...] = (),
-              sm24: bool = False) -> bytes:
+              sm24: bool = False, pad: bool = True) -> bytes:
     """A whole .sf2 (or .sf3 with ``version=(3, 1)``) file; ``sm24`` adds 24-bit low bytes (give version 2.04).
 
     ``pdta_extra`` appends raw bytes to named pdta sub-chunks and ``pdta_drop`` leaves
-    sub-chunks out, to make broken banks.
+    sub-chunks out, to make broken banks; ``pad=False`` leaves odd-sized INFO chunks unpadded.
     """
     low = bytearray() if sm24 else None
     smpl, shdr = _samples(samples, low)
@@ -173,7 +173,7 @@ def build_sf2(samples: list[SampleSpec], instruments: list[InstrumentSpec], pres
     extra = pdta_extra or {}
     pdta = [chunk(k.encode(), v + extra.get(k, b"")) for k, v in parts.items() if k not in pdta_drop]
     info = list_chunk(b"INFO", [chunk(b"ifil", struct.pack("<HH", *version)), chunk(b"isng", b"EMU8000\0"),
-                                chunk(b"INAM", name.encode() + b"\0")])
+                                chunk(b"INAM", name.encode() + b"\0", pad)], pad)
     sdta = [chunk(b"smpl", smpl)] + ([chunk(b"sm24", bytes(low))] if low is not None else [])
     body = b"sfbk" + info + list_chunk(b"sdta", sdta) + list_chunk(b"pdta", pdta)
     return b"RIFF" + struct.pack("<I", len(body)) + body

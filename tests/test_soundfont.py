@@ -135,6 +135,14 @@ def test_nearest_program_falls_back_within_the_gm_family(bank) -> None:
     assert nearest_program(bank, 25, drums=True).name == "Standard kit"
 
 
+@pytest.mark.parametrize("pad", [True, False])
+def test_odd_sized_chunks_load_padded_or_not(tmp_path: Path, pad: bool) -> None:
+    path = tmp_path / "odd.sf2"
+    path.write_bytes(build_sf2(*_parts(), name="Odd name", pad=pad))  # INAM: 9 bytes
+    b = load_bank(path)
+    assert b.name == "Odd name" and len(render_note(b, b.find_preset(0), 69, 100, 0.1)) > 0
+
+
 def test_bank_identity_names_size_and_sha256(bank, bank_path: Path) -> None:
     ident = bank_identity(bank_path)
     data = bank_path.read_bytes()
