@@ -19,11 +19,17 @@ __all__ = ["VolumeEnvelope", "timecents_to_seconds", "FULL_SCALE_CB"]
 
 #: Attenuation at which the envelope counts as silent: 100 dB, the "100%" of decay and release.
 FULL_SCALE_CB = 1000.0
+_CB_TO_LN = -math.log(10.0) / 200.0  # amplitude = exp(cB * _CB_TO_LN)
 
 
 def timecents_to_seconds(tc: float) -> float:
     """Seconds of an absolute-timecent value."""
     return 2.0 ** (tc / 1200.0)
+
+
+def _cb_ramp(start_cb: float, cb_per_frame: float, n: int) -> np.ndarray:
+    """Amplitudes of ``n`` frames falling linearly in centibels from ``start_cb``."""
+    return np.exp(np.arange(n, dtype=np.float64) * (cb_per_frame * _CB_TO_LN) + start_cb * _CB_TO_LN)
 
 
 def _frames(seconds: float, rate: int) -> int:
@@ -69,7 +75,7 @@ class VolumeEnvelope:
         if h_end < frames:
             cb_per_frame = FULL_SCALE_CB / max(self.decay * rate, 1.0)
             k = min(frames - h_end, int(math.ceil(self.sustain_cb / cb_per_frame)))
-            out[h_end:h_end + k] = np.power(10.0, np.arange(k, dtype=np.float64) * (cb_per_frame / -200.0))
+            out[h_end:h_end + k] = _cb_ramp(0.0, cb_per_frame, k)
             out[h_end + k:] = 10.0 ** (self.sustain_cb / -200.0)
         return out
 
@@ -93,6 +99,7 @@ class VolumeEnvelope:
         n_rel = self.release_frames(level, rate)
         if n_rel == 0:
             return held[:gate_frames]
-        start_cb = -200.0 * math.log10(level)
-        cb = start_cb + np.arange(n_rel, dtype=np.float64) * (FULL_SCALE_CB / max(self.release * rate, 1.0))
-        return np.concatenate([held[:gate_frames], np.power(10.0, cb / -200.0)])
+        out = np.empty(gate_frames + n_rel, dtype=np.float64)
+        out[:gate_frames] = held[:gate_frames]
+        out[gate_frames:] = _cb_ramp(-200.0 * math.log10(level), FULL_SCALE_CB / max(self.release * rate, 1.0), n_rel)
+        return out

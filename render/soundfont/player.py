@@ -17,12 +17,12 @@ from .bank import SoundFontBank
 from .cache import NoteCache
 from .envelope import VolumeEnvelope
 from .generators import GEN
+from .resample import positions, read
 from .samples import LEFT, RIGHT, SampleData, SampleHeader
 from .zones import Preset, Voice
 
 __all__ = ["render_note", "gate_frames_for", "velocity_attenuation_cb", "pitch_cents", "filter_coefficients"]
 
-_TAPS = np.arange(-1, 3, dtype=np.int64)
 _FILTER_OFF_CENTS = 13500
 
 
@@ -82,42 +82,9 @@ def _loop(gens: dict[int, int], sd: SampleData, end: int) -> tuple[int, int] | N
     return (ls, le) if 0 <= ls and ls + 2 <= le <= end else None
 
 
-def _positions(n: int, start: int, ratio: float, loop: tuple[int, int] | None, loop_frames: int) -> np.ndarray:
-    """Read position of every output frame; frames before ``loop_frames`` wrap inside ``loop``."""
-    pos = start + np.arange(n, dtype=np.float64) * ratio
-    if loop is None or loop_frames <= 0:
-        return pos
-    ls, le = loop
-    head = pos[:loop_frames]
-    over = head >= le
-    head[over] = ls + np.mod(head[over] - ls, le - ls)
-    if loop_frames < n:
-        pos[loop_frames:] += head[-1] + ratio - pos[loop_frames]
-    return pos
-
-
-def _interpolate(sd: SampleData, pos: np.ndarray, end: int, loop: tuple[int, int] | None, loop_frames: int) -> np.ndarray:
-    """4-point cubic (Catmull-Rom) read of ``sd`` at ``pos``; neighbours wrap in the loop, silence outside [0, end)."""
-    base = np.floor(pos)
-    frac = pos - base
-    idx = base.astype(np.int64)[:, None] + _TAPS
-    if loop is not None and loop_frames > 0:
-        ls, le = loop
-        head = idx[:loop_frames]
-        out = (head >= le) | ((head < ls) & (head[:, 1:2] >= ls))
-        head[out] = ls + np.mod(head[out] - ls, le - ls)
-    x = sd.data.take(np.clip(idx, 0, max(end - 1, 0))).astype(np.float64)
-    x[(idx < 0) | (idx >= end)] = 0.0
-    x0, x1, x2, x3 = x[:, 0], x[:, 1], x[:, 2], x[:, 3]
-    c1 = 0.5 * (x2 - x0)
-    c2 = x0 - 2.5 * x1 + 2.0 * x2 - 0.5 * x3
-    c3 = 0.5 * (x3 - x0) + 1.5 * (x1 - x2)
-    return (((c3 * frac + c2) * frac + c1) * frac + x1) * sd.scale
-
-
 def _render_voice(bank: SoundFontBank, voice: Voice, pitch_from: int, key: int, velocity: int,
-                  gate: int, rate: int) -> np.ndarray:
-    """One voice as ``[frames, 2]`` float64."""
+                  gate: int, rate: int) -> tuple[np.ndarray, float, float]:
+    """One voice: its mono signal (float64) and left/right pan gains."""
     g = voice.gens
     key = key if g[GEN["keynum"]] < 0 else g[GEN["keynum"]]
     velocity = velocity if g[GEN["velocity"]] < 0 else g[GEN["velocity"]]
@@ -129,22 +96,23 @@ def _render_voice(bank: SoundFontBank, voice: Voice, pitch_from: int, key: int, 
     env = VolumeEnvelope.from_generators(g, key).curve(gate, rate)
     n = env.shape[0]
     loop_frames = 0 if loop is None else (n if g[GEN["sampleModes"]] & 3 == 1 else min(gate, n))
-    pos = _positions(n, start, ratio, loop, loop_frames)
+    pos, first_wrap = positions(n, start, ratio, loop, loop_frames)
     if loop_frames < n:  # the sample can run out once looping stops (or never started)
         n = min(n, loop_frames + int(np.searchsorted(pos[loop_frames:], end)))
         pos, env = pos[:n], env[:n]
+    angle = (g[GEN["pan"]] / 1000.0 + 0.5) * (math.pi / 2.0)
     if n == 0:
-        return np.zeros((0, 2))
-    signal = _interpolate(sd, pos, end, loop, loop_frames)
+        return np.zeros(0), 0.0, 0.0
+    signal = read(sd.data, pos, end, loop, loop_frames, first_wrap)
     coeffs = filter_coefficients(g[GEN["initialFilterFc"]], g[GEN["initialFilterQ"]], rate)
     if coeffs is not None:
         from scipy.signal import lfilter  # imported on first use: scipy.signal takes a while to load
 
         signal = lfilter(coeffs[0], coeffs[1], signal)
     atten = g[GEN["initialAttenuation"]] + velocity_attenuation_cb(velocity)
-    signal *= env * 10.0 ** (atten / -200.0)
-    angle = (g[GEN["pan"]] / 1000.0 + 0.5) * (math.pi / 2.0)
-    return np.stack([signal * math.cos(angle), signal * math.sin(angle)], axis=1)
+    env *= sd.scale * 10.0 ** (atten / -200.0)
+    env *= signal
+    return env, math.cos(angle), math.sin(angle)
 
 
 def _with_partners(bank: SoundFontBank, voices: list[Voice]) -> list[tuple[Voice, int]]:
@@ -173,10 +141,12 @@ def _with_partners(bank: SoundFontBank, voices: list[Voice]) -> list[tuple[Voice
 def _render(bank: SoundFontBank, preset: Preset, key: int, velocity: int, gate: int, rate: int) -> np.ndarray:
     parts = [_render_voice(bank, v, pitch_from, key, velocity, gate, rate)
              for v, pitch_from in _with_partners(bank, bank.voices(preset, key, velocity))]
-    out = np.zeros((max((p.shape[0] for p in parts), default=0), 2), dtype=np.float64)
-    for p in parts:
-        out[:p.shape[0]] += p
-    return out.astype(np.float32)
+    out = np.zeros((max((p[0].shape[0] for p in parts), default=0), 2), dtype=np.float32)
+    for signal, left, right in parts:
+        n = signal.shape[0]
+        out[:n, 0] += signal * left
+        out[:n, 1] += signal * right
+    return out
 
 
 def render_note(bank: SoundFontBank, preset: Preset, key: int, velocity: int, duration_s: float | None = None, *,
