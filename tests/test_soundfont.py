@@ -143,6 +143,14 @@ def test_odd_sized_chunks_load_padded_or_not(tmp_path: Path, pad: bool) -> None:
     assert b.name == "Odd name" and len(render_note(b, b.find_preset(0), 69, 100, 0.1)) > 0
 
 
+def test_close_releases_the_file(bank_path: Path) -> None:
+    with load_bank(bank_path) as b:
+        note = render_note(b, b.find_preset(0), 60, 100, 0.1)
+    assert b.closed and note.sum() != 0
+    with pytest.raises(ValueError, match="closed"):
+        render_note(b, b.find_preset(0), 60, 100, 0.1)
+
+
 def test_bank_identity_names_size_and_sha256(bank, bank_path: Path) -> None:
     ident = bank_identity(bank_path)
     data = bank_path.read_bytes()

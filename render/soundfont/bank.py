@@ -115,7 +115,8 @@ class SoundFontBank:
         self._presets: list[Preset] = self._unique(build_presets(rec, len(self.instruments), path))
         if not self._presets:
             raise SoundFontError(path, "the bank has no presets", hint="give a bank with at least one preset")
-        self._store = SampleStore(view, path, smpl, _sm24(layout, smpl, self.version, self.warnings), self.samples)
+        self._store: SampleStore | None = SampleStore(view, path, smpl, _sm24(layout, smpl, self.version, self.warnings),
+                                                      self.samples)
 
     def _unique(self, presets: list[Preset]) -> list[Preset]:
         seen: dict[tuple[int, int], Preset] = {}
@@ -155,10 +156,23 @@ class SoundFontBank:
 
     def sample_data(self, index: int) -> SampleData:
         """Playable data of sample ``index`` (an Ogg Vorbis sample is decoded once, on first use)."""
+        if self._store is None:
+            raise ValueError(f"SoundFont {self.path} is closed")
         return self._store.get(index)
 
+    @property
+    def closed(self) -> bool:
+        """Whether the memory map is closed (after :meth:`close`, once no sample array holds it)."""
+        return self._mmap.closed
+
     def close(self) -> None:
-        """Release the memory map (arrays still pointing into it keep it alive until dropped)."""
+        """Release the memory map; rendering afterwards raises ValueError. Notes already rendered stay valid.
+
+        Sample arrays a caller still holds from :meth:`sample_data` keep the map open until dropped.
+        """
+        store, self._store = self._store, None
+        if store is not None:
+            store.release()
         try:
             self._mmap.close()
         except BufferError:

@@ -137,6 +137,15 @@ class SampleStore:
             self._decoded.setdefault(index, item)
         return self._decoded[index]
 
+    def release(self) -> None:
+        """Drop the kept samples and the view of the map (best effort: arrays still held elsewhere keep it)."""
+        with self._lock:
+            self._decoded.clear()
+        try:
+            self._buf.release()
+        except BufferError:
+            pass
+
     def _pcm16(self, h: SampleHeader) -> np.ndarray:
         return np.frombuffer(self._buf, dtype="<i2", count=h.end - h.start, offset=self._smpl.offset + 2 * h.start)
 
