@@ -12,15 +12,40 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from sf2_writer import (
-    G_ATTACK, G_ATTEN, G_COARSE, G_DECAY, G_DELAY, G_FC, G_FINE, G_HOLD, G_MODES, G_PAN, G_RELEASE, G_ROOT,
-    G_SCALE, G_SUSTAIN, LEFT, RIGHT, InstrumentSpec, PresetSpec, SampleSpec, ZoneSpec, build_sf2,
-    chunk_data_offset, timecents,
+from helpers.sf2_writer import (
+    G_ATTACK,
+    G_ATTEN,
+    G_COARSE,
+    G_DECAY,
+    G_DELAY,
+    G_FC,
+    G_FINE,
+    G_HOLD,
+    G_MODES,
+    G_PAN,
+    G_RELEASE,
+    G_ROOT,
+    G_SCALE,
+    G_SUSTAIN,
+    LEFT,
+    RIGHT,
+    InstrumentSpec,
+    PresetSpec,
+    SampleSpec,
+    ZoneSpec,
+    build_sf2,
+    chunk_data_offset,
+    timecents,
 )
 
 from render.errors import RenderError
 from render.soundfont import (
-    NoteCache, SoundFontError, bank_identity, load_bank, nearest_program, render_note,
+    NoteCache,
+    SoundFontError,
+    bank_identity,
+    load_bank,
+    nearest_program,
+    render_note,
 )
 
 SR = 48_000
@@ -386,7 +411,7 @@ def test_output_is_bit_identical_across_loads_and_processes(bank, bank_path: Pat
                            text=True, check=True)
     digest, imported = child.stdout.split("\n")[:2]
     assert digest == hashlib.sha256(first.tobytes()).hexdigest()
-    assert imported == "['render.errors']"
+    assert imported == "['render.audio', 'render.errors']"
 
 
 def test_note_cache_hits_and_respects_its_byte_cap(bank) -> None:

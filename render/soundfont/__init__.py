@@ -1,5 +1,5 @@
 """SoundFont 2/3 sample player: load and check a bank, look up presets, render single notes.
-May import only numpy, scipy, soundfile and render.errors; nothing else from render.
+May import: numpy, scipy, soundfile, render.errors and render.audio; nothing else from render.
 Nothing here touches the network; the bank is one local file, memory-mapped.
 """
 

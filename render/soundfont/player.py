@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from render.audio import SAMPLE_RATE
+
 from .bank import SoundFontBank
 from .cache import NoteCache
 from .envelope import VolumeEnvelope
@@ -150,7 +152,7 @@ def _render(bank: SoundFontBank, preset: Preset, key: int, velocity: int, gate: 
 
 
 def render_note(bank: SoundFontBank, preset: Preset, key: int, velocity: int, duration_s: float | None = None, *,
-                gate_frames: int | None = None, sample_rate: int = 48000, cache: NoteCache | None = None) -> np.ndarray:
+                gate_frames: int | None = None, sample_rate: int = SAMPLE_RATE, cache: NoteCache | None = None) -> np.ndarray:
     """One note of ``preset`` as float32 ``[frames, 2]``, release tail included.
 
     Args:
