@@ -345,7 +345,7 @@ def test_session_gate_gives_up_when_the_batch_stops() -> None:
 
 # ------------------------------------------------------------------ Lyria: threads under one gate, against `serve`
 def test_lyria_jobs_share_the_gate_and_retry_a_dropped_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lyria_utils import API_KEY, serving
+    from helpers.lyria import API_KEY, serving
 
     from render.backends import LyriaSettings
     from render.server import FaultPlan
@@ -369,7 +369,7 @@ def test_lyria_jobs_share_the_gate_and_retry_a_dropped_session(tmp_path: Path, m
 
 
 def test_lyria_ctrl_c_stops_running_sessions_and_keeps_spools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lyria_utils import API_KEY, serving
+    from helpers.lyria import API_KEY, serving
 
     from render.backends import LyriaSettings
 

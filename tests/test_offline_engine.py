@@ -185,7 +185,7 @@ def test_same_bytes_in_another_process_with_another_hash_seed():
 
     code = (
         "import hashlib, sys; sys.path.insert(0, 'tests');"
-        "from offline_utils import render; from render.controls import GenerationConfig as G;"
+        "from helpers.offline import render; from render.controls import GenerationConfig as G;"
         "a, _ = render([('Lo-Fi Hip Hop', 1.0), ('zorblax', 0.5), ('Sitar', -0.3)], G(bpm=97, density=0.8, seed=5), 2);"
         "print(hashlib.sha256(a.tobytes()).hexdigest())"
     )
