@@ -191,7 +191,7 @@ def test_resume_after_sigkill_gives_complete_file_with_one_seam(tmp_path: Path) 
     assert not (out / "long.wav").exists()
     again = subprocess.run([sys.executable, "-m", "render", "-q", "render", str(tl_path), "-o", str(out),
                             "--backend", "offline"], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert again.returncode == 1 and "--resume" in again.stderr, "a leftover spool is not silently overwritten"
+    assert again.returncode == 2 and "--resume" in again.stderr, "a leftover spool is not silently overwritten"
     resumed = subprocess.run([sys.executable, "-m", "render", "-q", "render", str(tl_path), "-o", str(out),
                               "--backend", "offline", "--resume"], capture_output=True, text=True, cwd=ROOT,
                              timeout=300)
