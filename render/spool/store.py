@@ -115,8 +115,9 @@ class Spool:
         elif replace and (root.is_symlink() or root.exists() and not root.is_dir()):
             remove_entry(root)  # --fresh: a link is removed, never followed
         root.mkdir(parents=True, exist_ok=True)
-        if replace and not (root / LOCK_FILE).is_file() or (root / LOCK_FILE).is_symlink():
-            remove_entry(root / LOCK_FILE)
+        lock = root / LOCK_FILE
+        if lock.is_symlink() or replace and os.path.lexists(lock) and not lock.is_file():
+            remove_entry(lock)  # a planted link, or (--fresh) a folder where the lock belongs
         lock_fd = take_lock(root)
         try:
             if os.path.lexists(root / META_FILE) and not replace:
