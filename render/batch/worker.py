@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from render.audio import SAMPLE_RATE
-from render.errors import RenderError, SpoolError, TransientBackendError
+from render.errors import RenderError, SpoolError, TransientBackendError, UntrustedSpoolError
 from render.pipeline.job import RenderInterrupted, RenderOptions, spool_dir
 
 __all__ = ["JobTask", "JobOutcome", "JobStopped", "SessionGate", "run_task", "worker_init", "worker_run",
@@ -157,6 +157,9 @@ def run_task(task: JobTask, *, progress: Callable[[Any], None] | None = None, se
             return JobOutcome(id=task.id, status="interrupted", attempts=attempts,
                               reason="interrupted; the spool is kept and the next run resumes it",
                               wall_s=time.perf_counter() - started)
+        except UntrustedSpoolError as exc:  # tampered with (e.g. a poisoned cache): refused, never replaced
+            return JobOutcome(id=task.id, status="invalid", attempts=attempts, wall_s=time.perf_counter() - started,
+                              reason=f"{exc.message} (delete that folder, or render the job with --fresh)")
         except SpoolError as exc:
             if fresh:
                 return _failed(task, exc, attempts, started)

@@ -8,13 +8,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from render.batch.jobs import parse_shard
+from render.batch.jobs import discover_jobs, parse_shard
 from render.batch.render import render_batch
 from render.batch.report import format_table, report_json, summary_row, summary_rows, write_junit, write_report
 from render.batch.results import BatchEvent, BatchInterrupted, BatchOptions, BatchResult
 from render.pipeline.job import RenderOptions
 
 from ..errors import UsageError
+from ..files import same_file
 from . import console
 from .options import (
     ApiKeyFile,
@@ -178,6 +179,7 @@ def batch(
         jobs_file=jobs_file, jobs=jobs, force=force, check=check, shard=parse_shard(shard) if shard else None,
         fail_fast=fail_fast, retries=retries, max_sessions=max_sessions, session_stagger_s=session_stagger,
     )
+    _check_report_paths(paths or [], out, jobs_file, {"--report": report, "--junit": junit})
     sink = BatchProgress(quiet=quiet)
     interrupted = False
     try:
@@ -194,6 +196,22 @@ def batch(
     if interrupted:
         console.error("Interrupted: finished jobs are kept; running ones keep their spools (run again to continue).")
     raise typer.Exit(result.exit_code)
+
+
+def _check_report_paths(paths: list[str], out: Path, jobs_file: Path | None, targets: dict[str, Path | None]) -> None:
+    """Refuse, before rendering, a report path that is a folder or would replace an input file."""
+    given = {flag: path for flag, path in targets.items() if path is not None}
+    for flag, path in given.items():
+        if path.is_dir():
+            raise UsageError(f"{flag} {path}: is a folder", hint="give a file path for the report")
+    if not given:
+        return
+    inputs = [job.timeline for job in discover_jobs(paths, out, jobs_file=jobs_file)]
+    for flag, path in given.items():
+        for src in inputs + ([jobs_file] if jobs_file else []):
+            if same_file(path, src):
+                raise UsageError(f"{flag} {path} is the input file {src}; the report would overwrite it",
+                                 hint="write the report elsewhere")
 
 
 def _print(result: BatchResult, as_json: bool, quiet: bool) -> None:
