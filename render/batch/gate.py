@@ -23,6 +23,9 @@ class ClusterGate:
     """At most ``max_sessions`` sessions open across all workers, starts ``stagger_s`` apart.
 
     Picklable: it carries only names; each worker process builds the Dask objects it needs.
+    Every pass is logged as a Dask event on topic ``NAME-session-starts`` (``{time, worker}``):
+    the cluster-wide record of session starts. The gate spaces these passes; the service sees
+    each start one connection set-up later (TLS and setup, usually well under a second).
     Session-start times are wall-clock seconds (``time.time()``), so workers on different
     machines need synchronised clocks (NTP), as any cluster does.
 
@@ -73,7 +76,9 @@ class ClusterGate:
                     if self._stopping():
                         raise JobStopped("the batch is stopping")
                     time.sleep(max(0.0, min(previous + self.stagger_s - time.time(), POLL_S)))
-                last.set(time.time())
+                now = time.time()
+                last.set(now)
+            _audit(self.name, now)
         except BaseException:
             semaphore.release()
             raise
@@ -84,6 +89,17 @@ class ClusterGate:
 
     async def release(self) -> None:
         await asyncio.to_thread(self._objects()[0].release)
+
+
+def _audit(name: str, started: float) -> None:
+    """Record a gate pass in the scheduler's event log (topic ``NAME-session-starts``)."""
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+        worker.log_event(f"{name}-session-starts", {"time": started, "worker": worker.address})
+    except ValueError:  # not on a worker (e.g. a client-side test)
+        pass
 
 
 #: Per process: gate name -> (Semaphore, Lock, Variable). A Semaphore counts this process's leases.
