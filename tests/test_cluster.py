@@ -18,7 +18,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from helpers.batch import write_timeline  # noqa: E402
+from helpers.batch import fail_on_b, write_timeline  # noqa: E402
 from helpers.lyria import API_KEY, serving  # noqa: E402
 
 from render.audio import SAMPLE_RATE  # noqa: E402
@@ -39,7 +39,7 @@ CONNECT_JITTER_S = 1.0
 def cluster() -> Iterator[Any]:
     """Two worker processes (one thread each) on loopback; shared by this module's tests."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as local:
+                                  dashboard_address="127.0.0.1:0", silence_logs=40) as local:
         yield local
 
 
@@ -232,7 +232,22 @@ def test_lyria_sessions_are_capped_and_staggered_across_workers(tmp_path: Path, 
         assert next_start - start >= 2.0 - CONNECT_JITTER_S, f"starts closer than the stagger: {sessions}"
 
 
-# ------------------------------------------------------------------ faults: Ctrl-C, a worker killed mid-job
+# ------------------------------------------------------------------ faults: fail-fast, Ctrl-C, a worker killed
+@pytest.mark.slow
+def test_fail_fast_cancels_jobs_not_started(tmp_path: Path, cluster: Any) -> None:
+    for name in "abcdefgh":
+        write_timeline(tmp_path / "in" / f"{name}.yaml", duration="2s", seed=ord(name))
+    result = render_batch([tmp_path / "in"], tmp_path / "out",
+                          offline(cluster=cluster.scheduler_address, render_fn=fail_on_b, fail_fast=True))
+    states = statuses(result)
+    assert states["b.yaml"] == "failed" and "generator exploded" in result.jobs[1].reason
+    assert result.exit_code == 1 and "not-run" in states.values(), states
+    for name, status in states.items():
+        assert (tmp_path / "out" / f"{Path(name).stem}.wav").exists() == (status == "rendered"), (name, status)
+        if status == "not-run":
+            assert "--fail-fast after" in next(j.reason for j in result.jobs if j.id.endswith(name))
+
+
 @pytest.mark.slow
 def test_ctrl_c_interrupts_running_jobs_keeps_their_spools_and_cancels_the_rest(tmp_path: Path, cluster: Any) -> None:
     for name in "abcdef":

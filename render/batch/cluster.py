@@ -27,6 +27,7 @@ from render.errors import UsageError
 from render.files import atomic_write_text
 
 from .gate import ClusterGate
+from .results import BatchEvent
 from .worker import JobOutcome, JobStopped, JobTask, QueueProgress, limit_blas_threads, run_task
 
 __all__ = ["run_cluster", "connect", "check_versions", "probe_shared", "cluster_job", "ClusterContext",
@@ -38,6 +39,8 @@ STOP_CHECK_S = 0.5
 #: After Ctrl-C, how long running jobs get to stop and report before their futures are dropped.
 STOP_GRACE_S = 30.0
 POLL_S = 0.02
+#: The outcome of a job that saw the batch stopping before it started (reported as not-run).
+NOT_STARTED = "not-started"
 
 
 def _distributed() -> Any:
@@ -64,8 +67,8 @@ def connect(spec: str, timeout_s: float) -> Iterator[Any]:
                 raise UsageError(f"--cluster {spec!r}: expected local:N with N >= 1 worker processes",
                                  hint="e.g. --cluster local:2, or --cluster tcp://HOST:8786")
             cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=int(count), threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.ERROR))
+                n_workers=int(count), threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR))
             client = stack.enter_context(distributed.Client(cluster))
         else:
             try:
@@ -149,7 +152,8 @@ class ClusterContext:
     """Names shared by the client and its jobs (picklable)."""
 
     topic: str
-    stop_event: str
+    stop_event: str  # set on Ctrl-C: running jobs stop
+    skip_event: str  # set on Ctrl-C and --fail-fast: jobs not started yet return "not-started"
     gate: ClusterGate | None = None
 
 
@@ -177,8 +181,10 @@ _LIMITED = False
 def cluster_job(task: JobTask, ctx: ClusterContext) -> JobOutcome:
     """The Dask task of one job: :func:`run_task` with progress and retries posted to the client."""
     global _LIMITED
-    from distributed import get_worker
+    from distributed import Event, get_worker
 
+    if Event(ctx.skip_event).is_set():
+        return JobOutcome(id=task.id, status=NOT_STARTED)
     worker = get_worker()
     if not _LIMITED:
         _LIMITED = bool(limit_blas_threads(1)) or True  # one BLAS thread: a worker thread per core
@@ -203,24 +209,24 @@ def run_cluster(to_run: list[Any], tasks: list[JobTask], run: Any, backend: str)
         check_versions(client)
         probe_shared(client, Path(os.path.commonpath([str(t.out_dir.resolve()) for t in tasks])))
         topic = f"lyria-render-{uuid.uuid4().hex[:12]}"
-        stop = _distributed().Event(f"{topic}-stop", client=client)
+        stop, skip = (_distributed().Event(f"{topic}-{what}", client=client) for what in ("stop", "skip"))
         gate = ClusterGate(topic, options.max_sessions, options.session_stagger_s, stop.name) \
             if backend == "lyria" else None
         if gate is not None:
             gate.open(client)
-        ctx = ClusterContext(topic, stop.name, gate)
-        tracker = _Tracker(run)
+        ctx = ClusterContext(topic, stop.name, skip.name, gate)
+        tracker = _Tracker(run, skip)
         client.subscribe_topic(topic, lambda event: run.queue.put(event[1]))
         futures = {client.submit(cluster_job, _absolute(t, backend), ctx, key=f"{topic}-{i}", pure=False): (p, t)
                    for i, (p, t) in enumerate(zip(to_run, tasks))}
         try:
             try:
-                _collect(client, futures, tracker, deadline=None)
+                _collect(futures, tracker, deadline=None)
             except KeyboardInterrupt:
                 run.interrupted = True
                 run.stop_reason = "not started: the batch was interrupted"
                 stop.set()
-                _collect(client, futures, tracker, deadline=time.monotonic() + STOP_GRACE_S)
+                _collect(futures, tracker, deadline=time.monotonic() + STOP_GRACE_S)
         finally:
             client.cancel([f for f in futures if not f.done()])
             tracker.drain()
@@ -236,13 +242,11 @@ def _absolute(task: JobTask, backend: str) -> JobTask:
 class _Tracker:
     """Turns worker messages into :class:`BatchEvent` s; a second start of a job means its worker was lost."""
 
-    def __init__(self, run: Any) -> None:
-        self.run = run
+    def __init__(self, run: Any, skip: Any) -> None:
+        self.run, self.skip = run, skip
         self.workers: dict[str, list[str]] = {}
 
     def drain(self) -> None:
-        from .results import BatchEvent
-
         while not self.run.queue.empty():
             kind, job_id, value = self.run.queue.get_nowait()
             if kind == "start":
@@ -272,7 +276,7 @@ def _relocate(path: str, remote: str, local: str) -> str:
     return str(Path(local) / Path(path).relative_to(remote)) if Path(path).is_relative_to(remote) else path
 
 
-def _collect(client: Any, futures: dict[Any, tuple[Any, JobTask]], tracker: _Tracker, deadline: float | None) -> None:
+def _collect(futures: dict[Any, tuple[Any, JobTask]], tracker: _Tracker, deadline: float | None) -> None:
     run = tracker.run
     pending = {f for f, (p, _) in futures.items() if p.job.id not in run.reports and not f.cancelled()}
     while pending and (deadline is None or time.monotonic() < deadline):
@@ -281,10 +285,11 @@ def _collect(client: Any, futures: dict[Any, tuple[Any, JobTask]], tracker: _Tra
         for f in [f for f in pending if f.done()]:
             pending.discard(f)
             p, task = futures[f]
-            if not f.cancelled() and p.job.id not in run.reports:
-                tracker.drain()
-                run.finish(p, tracker.outcome(f, task))
-        if run.stop_reason:  # fail-fast or Ctrl-C: jobs not started yet never will
-            unstarted = [f for f in pending if futures[f][1].id not in tracker.workers]
-            client.cancel(unstarted)
-            pending.difference_update(unstarted)
+            if f.cancelled() or p.job.id in run.reports:
+                continue
+            tracker.drain()
+            outcome = tracker.outcome(f, task)
+            if outcome.status != NOT_STARTED:  # those are reported as not-run with the stop reason
+                run.finish(p, outcome)
+        if run.stop_reason and not tracker.skip.is_set():
+            tracker.skip.set()  # fail-fast or Ctrl-C: jobs not started yet never will
