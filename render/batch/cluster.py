@@ -38,7 +38,7 @@ INSTALL_HINT = "pip install 'lyria-render[cluster]'"
 STOP_CHECK_S = 0.5
 #: After Ctrl-C, how long running jobs get to stop and report before their futures are dropped.
 STOP_GRACE_S = 30.0
-POLL_S = 0.02
+POLL_S = 0.05
 #: The outcome of a job that saw the batch stopping before it started (reported as not-run).
 NOT_STARTED = "not-started"
 
