@@ -226,6 +226,7 @@ def run_cluster(to_run: list[Any], tasks: list[JobTask], run: Any, backend: str)
                 run.interrupted = True
                 run.stop_reason = "not started: the batch was interrupted"
                 stop.set()
+                skip.set()
                 _collect(futures, tracker, deadline=time.monotonic() + STOP_GRACE_S)
         finally:
             client.cancel([f for f in futures if not f.done()])
