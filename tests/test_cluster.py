@@ -214,8 +214,8 @@ def test_lyria_sessions_are_capped_and_staggered_across_workers(tmp_path: Path, 
         result = render_batch([tmp_path / "in"], tmp_path / "out", options)
     assert set(statuses(result).values()) == {"rendered"}, result.jobs
     assert result.backend == "lyria" and len(sessions) >= 3  # more if a slow session was reconnected
-    workers = {json.loads((tmp_path / "out" / f"{n}.json").read_text())["backend"]["name"] for n in "abc"}
-    assert workers == {"lyria"}
+    backends = {json.loads((tmp_path / "out" / f"{n}.manifest.json").read_text())["backend"]["name"] for n in "abc"}
+    assert backends == {"lyria"}
     with distributed.Client(cluster.scheduler_address) as client:
         logged = [e for topic, events in client.get_events().items() if topic.endswith("-session-starts")
                   for _, e in events]
