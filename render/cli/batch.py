@@ -151,6 +151,7 @@ def batch(
     session_stagger: SessionStagger = 45.0,
     max_sessions: MaxSessions = 4,
     as_json: JsonFlag = False,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", envvar="LYRIA_RENDER_CLUSTER", metavar="ADDRESS", help="Run the jobs on a Dask cluster: tcp://HOST:8786, or local:N worker processes here (needs lyria-render[cluster]; OUT must be shared with the workers).")] = None,
 ) -> None:
     """Render every timeline under PATHS into OUTDIR, skipping jobs that are up to date.
 
@@ -165,6 +166,7 @@ def batch(
       lyria-render batch timelines/ -o out/ --check --backend lyria   # CI gate: exit 1 if stale
       lyria-render batch 'music/**/*.yaml' -o assets/ --shard 2/4 --junit junit.xml
       lyria-render batch --jobs-file jobs.yaml -o out/ --report report.json
+      lyria-render batch timelines/ -o /shared/out/ --cluster tcp://scheduler:8786
     """
     quiet = bool((ctx.obj or {}).get("quiet"))
     if force and check:
@@ -178,6 +180,7 @@ def batch(
         ),
         jobs_file=jobs_file, jobs=jobs, force=force, check=check, shard=parse_shard(shard) if shard else None,
         fail_fast=fail_fast, retries=retries, max_sessions=max_sessions, session_stagger_s=session_stagger,
+        cluster=cluster or None,
     )
     _check_report_paths(paths or [], out, jobs_file, {"--report": report, "--junit": junit})
     sink = BatchProgress(quiet=quiet)
