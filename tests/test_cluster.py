@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: How much later than its gate pass the server may see one session start than another (TLS and
 #: setup on a loaded 2-core machine); the gate passes themselves are checked exactly.
 CONNECT_JITTER_S = 1.0
+SERVER_TEARDOWN_S = 0.25
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +226,9 @@ def test_lyria_sessions_are_capped_and_staggered_across_workers(tmp_path: Path, 
     assert all(b - a >= 2.0 for a, b in zip(passes, passes[1:])), f"gate passes closer than the stagger: {passes}"
     sessions.sort()
     for (start, end), (next_start, _) in zip(sessions, sessions[1:]):
-        assert next_start >= end, f"sessions overlap: {sessions}"
+        # the server logs an end once its engine thread has wound down, a moment after the client
+        # (which releases the gate) saw the close: allow that teardown, never a second live session
+        assert next_start >= end - SERVER_TEARDOWN_S, f"sessions overlap: {sessions}"
         # the server sees a start one connection set-up after its gate pass; that varies a little
         assert next_start - start >= 2.0 - CONNECT_JITTER_S, f"starts closer than the stagger: {sessions}"
 
