@@ -244,7 +244,8 @@ def test_retries_exhausted_keeps_spool_then_resume_completes(tmp_path: Path) -> 
     spool = make_spool(tmp_path / "s", sched)
     with pytest.raises(TransientBackendError) as err:
         conduct(Conductor(backend, sched, spool, ConductorOptions(max_reconnects=2, overlap_s=0.2, **FAST)))
-    assert "gave up after 2 reconnect attempts" in str(err.value) and "--resume" in str(err.value)
+    assert "gave up after 2 consecutive failures without new audio" in str(err.value)
+    assert "--resume" in str(err.value)
     assert str(tmp_path / "s") in str(err.value) and backend.connects == 3
     assert spool.received_end == 12 * 4800
     first = spool.segments()[0].path.read_bytes()
@@ -399,7 +400,8 @@ def test_sigkill_mid_render_then_resume(tmp_path: Path) -> None:
 
 
 def test_capped_gate_cannot_deadlock_a_rotation(tmp_path: Path) -> None:
-    """A gate with one slot never lets a rotation's second session in: it gives up instead of hanging."""
+    """A gate with one slot never lets a rotation's second session in: the rotation is retried
+    with backoff while the old session streams on (its audio is progress, so the render finishes)."""
     sched = make_schedule(duration_s=30.0)
     spool = make_spool(tmp_path / "s", sched)
     options = ConductorOptions(session_limit_s=1.0, overlap_s=0.2, gate_timeout_s=0.05, max_reconnects=2, **FAST)
@@ -410,11 +412,12 @@ def test_capped_gate_cannot_deadlock_a_rotation(tmp_path: Path) -> None:
                                   session_gate=asyncio.Semaphore(1)).run():
             seen.append(ev)
 
-    with pytest.raises(TransientBackendError, match="gate gave no slot") as err:
-        asyncio.run(go())
-    assert "--resume" in str(err.value)
-    assert [e.attempt for e in seen if isinstance(e, Reconnecting)] == [1, 2]
-    assert spool.received_end >= 48_000  # the old session streamed on meanwhile
+    asyncio.run(asyncio.wait_for(go(), 60))
+    retries = [e for e in seen if isinstance(e, Reconnecting)]
+    assert retries and all("gate gave no slot" in e.reason for e in retries)
+    assert max(e.attempt for e in retries) <= 2  # each retry was followed by new audio
+    assert spool.received_end == sched.total_frames and len(spool.segments()) == 1
+    spool.close()
 
 
 def test_disk_failure_stops_the_render_with_a_spool_error(tmp_path: Path) -> None:
