@@ -130,7 +130,7 @@ class Server:
         self.port = self.options.port
         opts = self.options
         self.realism = opts.realism if opts.realism is not None else realism_for(opts.profile)
-        base = profile_plan(opts.profile, opts.chunk_s)
+        base = profile_plan(opts.profile, opts.chunk_s, self.realism.time_scale)
         self._plans = ((base,) if base is not None else ()) + tuple(opts.faults)
         self._last_play_s: float | None = None
 

@@ -104,11 +104,12 @@ def realism_for(profile: str, **overrides: Any) -> Realism:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def profile_plan(profile: str, chunk_s: float) -> FaultPlan | None:
-    """The per-connection defaults of a profile: the 600 s 1011 close, one chunk of change latency."""
+def profile_plan(profile: str, chunk_s: float, time_scale: float = 1.0) -> FaultPlan | None:
+    """The per-connection defaults of a profile: the 600 s 1011 close (audio clock), one chunk
+    of change latency (wall clock, so times ``time_scale``)."""
     if profile != "measured":
         return None
-    return FaultPlan(session_limit_s=MEASURED_SESSION_LIMIT_S, change_latency_s=chunk_s,
+    return FaultPlan(session_limit_s=MEASURED_SESSION_LIMIT_S, change_latency_s=chunk_s * time_scale,
                      session_limit_reason="Internal error encountered.")
 
 
