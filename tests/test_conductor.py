@@ -465,3 +465,49 @@ def test_abandoning_the_run_closes_its_sessions(tmp_path: Path) -> None:
     asyncio.run(go())
     assert backend.sessions[0].closed and [k for k, _, _ in backend.sessions[0].log][-2:] == ["stop", "close"]
     assert spool.records("session")[0]["ended"] == "aborted"
+
+
+def test_rotation_seam_records_the_overlap_the_old_session_really_gave(tmp_path: Path) -> None:
+    """Session 1 dies right after the rotation starts: the seam says 0 frames overlap, not the planned 9600."""
+    sched = make_schedule()
+    backend = FaultyBackend(inner=FakeBackend(chunk_frames=4800), plan=[Fault(kind="drop", after=10)])
+    spool = make_spool(tmp_path / "s", sched)
+    conductor = Conductor(backend, sched, spool, ConductorOptions(session_limit_s=1.0, overlap_s=0.2, **FAST))
+    conduct(conductor)
+    seams = conductor.result.seams
+    assert seams[0]["reason"] == "rotation" and seams[0]["at_frame"] == 48_000
+    assert seams[0]["overlap_frames"] == 0, seams
+    assert all(s["overlap_frames"] == 9600 for s in seams[1:] if s["reason"] == "rotation"), seams
+    assert spool.received_end == sched.total_frames
+    spool.close()
+
+
+def test_tracker_confirms_only_on_the_events_own_state() -> None:
+    """Bug 1: a span still carrying the state of an earlier event must not confirm a later one."""
+    from render.backends.base import ControlSpan
+    from render.conductor.tracker import EventTracker
+    from render.controls import WeightedPrompt
+
+    sched = make_schedule(changes=[(1.0, "prompts", P("Sitar")), (1.2, "prompts", P("Organ"))])
+    tracker = EventTracker.build(sched)
+    lead = sched.lead_in_frames
+    tracker.note_sent(0, lead + 48_000, exact=False)
+    tracker.note_sent(1, lead + 57_600, exact=False)
+    old = ControlSpan(start_sample=lead + 57_600, prompts=P("Piano"))
+    sitar = ControlSpan(start_sample=lead + 96_000, prompts=P("Sitar"))
+    organ = ControlSpan(start_sample=lead + 120_000, prompts=(WeightedPrompt(text="Organ", weight=3.0),))
+    assert tracker.observe(old) == []
+    found = tracker.observe(sitar)  # confirms event 0 only, though it differs from event 1's pre-state too
+    assert [(f["index"], f["effective_sample"], f["estimated"]) for f in found] == [(0, 96_000, False)]
+    found = tracker.observe(organ)  # weights compare normalised, as the service normalises them
+    assert [(f["index"], f["effective_sample"], f["estimated"]) for f in found] == [(1, 120_000, False)]
+
+
+def test_tracker_marks_an_event_past_the_end_not_applied() -> None:
+    from render.conductor.tracker import EventTracker
+
+    sched = make_schedule(changes=[(2.9, "prompts", P("Sitar"))])
+    tracker = EventTracker.build(sched)
+    tracker.note_sent(0, sched.total_frames - 100, exact=False)
+    (found,) = tracker.estimate_due(sched.total_frames, 96_000, final=True)
+    assert found["applied"] is False and found["effective_sample"] is None and found["estimated"] is True
