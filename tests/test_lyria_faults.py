@@ -163,10 +163,10 @@ def test_bug2_warnings_without_audio_are_a_stall_not_a_hang(tmp_path: Path) -> N
     server = tone_server(FaultPlan(no_audio=True, warn_every_s=0.1))
     began = time.monotonic()
     with server:
-        with pytest.raises(TransientBackendError, match="no audio for 1 s"):
-            render_timeline(timeline(4.0), tmp_path, lyria_render_options(server, stall_timeout_s=1.0,
+        with pytest.raises(TransientBackendError, match="no audio for 3 s"):
+            render_timeline(timeline(4.0), tmp_path, lyria_render_options(server, stall_timeout_s=3.0,
                                                                           max_reconnects=1))
-    assert time.monotonic() - began < 30
+    assert time.monotonic() - began < 40
 
 
 # ------------------------------------------------------------------------------ bug 3
@@ -219,7 +219,7 @@ def test_bug4_reconnect_budget_counts_consecutive_failures_without_audio(tmp_pat
 def test_all_prompts_filtered_says_so_not_stalled(tmp_path: Path) -> None:
     with tone_server(FaultPlan(filter_words=("cello",))) as server:
         with pytest.raises(TransientBackendError) as info:
-            render_timeline(timeline(3.0), tmp_path, lyria_render_options(server, stall_timeout_s=1.0,
+            render_timeline(timeline(3.0), tmp_path, lyria_render_options(server, stall_timeout_s=3.0,
                                                                           max_reconnects=0))
     assert "filtered every prompt (Cello:" in info.value.message and "stalled" not in info.value.message
 
