@@ -265,3 +265,12 @@ def test_many_prompts_stream_through_the_sdk(tmp_path: Path) -> None:
 
     with serving(chunk_s=2.5) as server:  # 2.5 s chunks leave the least room for the echo
         assert run(body(backend_for(server)), timeout_s=60) == 2
+
+
+def test_converted_audio_renders_exactly_and_the_manifest_records_what_came(tmp_path: Path) -> None:
+    with tone_server(FaultPlan(send_format="audio/pcm;rate=24000;channels=1"), chunk_s=0.5) as server:
+        result = render_timeline(timeline(3.0), tmp_path, lyria_render_options(server))
+    assert result.files[0].frames == 3 * 48_000
+    (fmt,) = result.manifest["render"]["received_formats"]
+    assert (fmt["mime"], fmt["rate"], fmt["channels"], fmt["converted"]) == (
+        "audio/pcm;rate=24000;channels=1", 24_000, 1, True) and fmt["chunks"] > 0
