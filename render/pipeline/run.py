@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from render.conductor.conductor import Conductor, ConductorOptions
-from render.errors import EXIT_FAILED, FileSystemError, RenderError
+from render.errors import EXIT_FAILED, BackendError, FileSystemError, RenderError
 from render.export.finish import finish
 from render.export.writers import ExportSettings, TagSet
 from render.files import atomic_write_text, jsonable, manifest_path
@@ -136,19 +136,19 @@ def run_render(p: Prepared, *, progress: Callable[[Any], None] | None = None, se
         spool, resumed = _open_spool(p)
     except OSError as exc:
         raise FileSystemError.from_os(exc) from None
-    failed = True
+    refused = False
     try:
         manifest, written = _produce(p, spool, resumed, progress, session_gate, started)
-        failed = False
     except OSError as exc:
         raise FileSystemError.from_os(exc, spool=spool.path) from None
     except RenderError as exc:
         if exc.exit_code == EXIT_FAILED and "--resume" not in str(exc) and not _nothing_received(spool, resumed):
             exc.hint = (f"{exc.hint.removesuffix(' and re-run')}, then" if exc.hint else "fix the cause, then") + \
                 f" continue with the same command plus --resume (the audio so far is kept in {spool.path})"
+        refused = isinstance(exc, BackendError)  # not a Ctrl-C or a batch stop: those keep the spool
         raise
     finally:
-        empty = failed and _nothing_received(spool, resumed)
+        empty = refused and _nothing_received(spool, resumed)
         spool.close()
         if empty:  # nothing received (wrong key, bad model, TLS...): leave nothing to block the next run
             spool.remove()
