@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from render.errors import Problem, TimelineError
 
+from .limits import check_json_syntax, check_limits
 from .model import Timeline
 from .resolve import Resolved, resolve
 
@@ -84,13 +85,13 @@ def timeline_from_data(data: Mapping[str, Any], *, source: str = "<api>") -> Loa
 
 def _parse_tree(text: str, source: str, is_json: bool) -> Any:
     if is_json:
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TimelineError([Problem(source, exc.lineno, exc.colno, "", f"invalid JSON: {exc.msg}")]) from None
+        check_json_syntax(text, source)
     yaml = YAML(typ="rt")
     try:
+        check_limits(text, source)
         tree = yaml.load(text)
+    except TimelineError:
+        raise
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)

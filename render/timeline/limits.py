@@ -1,0 +1,135 @@
+"""Size limits checked before a timeline is built into Python objects.
+
+One linear pass over the YAML parser's events (JSON is read by the same parser) refuses,
+at file:line:col, what would cost unbounded time or memory later: huge files, deep nesting,
+too many nodes, alias bombs ("billion laughs") and numbers too long to convert.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import StreamMark
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    ScalarEvent,
+)
+from ruamel.yaml.scanner import RoundTripScanner
+
+from render.errors import Problem, TimelineError
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_NUMBER_CHARS", "check_limits", "check_json_syntax"]
+
+MAX_BYTES = 4 * 1024 * 1024  # a 10k-event timeline is about 0.5 MB
+MAX_DEPTH = 32  # a timeline needs 5 (events[3].config.bpm); JSON/YAML nesting past this is refused
+MAX_NODES = 250_000  # values after expanding every alias: keys, scalars, lists and mappings
+MAX_NUMBER_CHARS = 40  # no field takes a longer number; Python refuses ints of 4300+ digits anyway
+
+_INT = re.compile(r"[-+]?(?:[0-9][0-9_]*|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+)")
+_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*(?:[eE][-+]?[0-9]+)?")
+_DIGIT = re.compile(r"[0-9]")
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: StreamMark) -> None:
+        super().__init__("too deep")
+        self.mark = mark
+
+
+class _DepthLimitedScanner(RoundTripScanner):  # type: ignore[misc]
+    """ruamel's scanner costs O(depth) per token inside ``[``/``{``: stop at :data:`MAX_DEPTH`."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:  # noqa: N803 - ruamel's name
+        if self.flow_level >= MAX_DEPTH:
+            raise _TooDeep(self.reader.get_mark())
+        super().fetch_flow_collection_start(TokenClass, to_push)
+
+
+def _too_deep(source: str, mark: Any) -> TimelineError:
+    return _fail(source, mark, f"nested more than {MAX_DEPTH} levels deep", "a timeline needs at most 5 levels")
+
+
+def _fail(source: str, mark: Any, message: str, hint: str | None = None) -> TimelineError:
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    return TimelineError([Problem(source, line, col, "", message, hint)])
+
+
+def _check_number(source: str, event: ScalarEvent) -> None:
+    """Plain (unquoted) numbers: not too long, and floats that stay finite."""
+    if event.style or not _DIGIT.match(event.value.lstrip("+-.")):
+        return
+    value = event.value
+    if len(value) > MAX_NUMBER_CHARS and (_INT.fullmatch(value) or _FLOAT.fullmatch(value)):
+        raise _fail(source, event.start_mark, f"a number of {len(value)} characters is too long "
+                    f"(the limit is {MAX_NUMBER_CHARS})", "no field takes a number this large")
+    if _FLOAT.fullmatch(value) and re.search(r"[eE.]", value):
+        try:
+            number = float(value.replace("_", ""))
+        except ValueError:
+            return
+        if math.isinf(number):
+            raise _fail(source, event.start_mark, f"the number {value} is too large (it overflows to infinity)",
+                        "no field takes a number this large")
+
+
+def check_limits(text: str, source: str) -> None:
+    """Refuse ``text`` at file:line:col when it breaks a limit (see module doc).
+
+    Syntax errors pass through as ruamel's ``MarkedYAMLError`` for the loader to report.
+    """
+    if len(text) > MAX_BYTES:
+        raise _fail(source, None, f"the file is {len(text):,} characters; the limit is {MAX_BYTES:,}",
+                    "split the piece into several timelines")
+    yaml = YAML(typ="rt")
+    yaml.Scanner = _DepthLimitedScanner
+    try:
+        _count(yaml.parse(text), source)
+    except _TooDeep as exc:
+        raise _too_deep(source, exc.mark) from None
+
+
+def _count(events: Any, source: str) -> None:
+    sizes: dict[str, int] = {}  # anchor -> expanded node count of its value
+    starts: list[tuple[str | None, int]] = []  # open collections: (anchor, node count when opened)
+    nodes = 0
+    for event in events:
+        if isinstance(event, CollectionStartEvent):
+            if len(starts) >= MAX_DEPTH:
+                raise _too_deep(source, event.start_mark)
+            starts.append((event.anchor, nodes))
+            nodes += 1
+        elif isinstance(event, CollectionEndEvent):
+            anchor, opened = starts.pop()
+            if anchor is not None:
+                sizes[anchor] = nodes - opened
+        elif isinstance(event, ScalarEvent):
+            _check_number(source, event)
+            nodes += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, AliasEvent):
+            nodes += sizes.get(event.anchor, 1)
+        if nodes > MAX_NODES:
+            what = f"alias *{event.anchor}" if isinstance(event, AliasEvent) else "this value"
+            raise _fail(source, event.start_mark, f"{what} takes the document past {MAX_NODES:,} values "
+                        "(aliases count once per use)", "write the values out, or split the timeline")
+
+
+def _json_int(text: str) -> int:
+    return int(text) if len(text) <= MAX_NUMBER_CHARS else 0  # too long: check_limits reports it, located
+
+
+def check_json_syntax(text: str, source: str) -> None:
+    """Report JSON syntax errors with the ``json`` module's messages (stricter than YAML)."""
+    try:
+        json.loads(text, parse_int=_json_int)
+    except json.JSONDecodeError as exc:
+        raise TimelineError([Problem(source, exc.lineno, exc.colno, "", f"invalid JSON: {exc.msg}")]) from None
+    except (RecursionError, ValueError):
+        pass  # nesting too deep, or a number Python cannot convert: check_limits locates it
