@@ -97,8 +97,9 @@ class Schedule:
 import math  # noqa: E402
 from bisect import bisect_right  # noqa: E402
 from fractions import Fraction  # noqa: E402
-from typing import TYPE_CHECKING, Any, Callable  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
+from render.errors import UsageError
 from render.timeline.timecode import to_frames
 
 from .controls import RESET_FIELDS  # noqa: E402
@@ -255,6 +256,8 @@ def plan(source: "LoadedTimeline | Resolved", *, control_interval_s: float | Non
     follows every bpm or scale change.
     """
     resolved = getattr(source, "resolved", source)
+    if control_interval_s is not None and not 0.01 <= control_interval_s <= 10:  # also refuses nan and inf
+        raise UsageError(f"control interval {control_interval_s!r} s: must be 0.01 to 10 seconds")
     interval_s = Fraction(str(control_interval_s)) if control_interval_s else resolved.control_interval_s
     planner = _Planner(resolved, to_frames(interval_s))
     for ev in resolved.events:

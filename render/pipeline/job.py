@@ -18,7 +18,7 @@ from render.errors import RenderError, UsageError
 from render.files import jsonable
 from render.schedule import Schedule, plan
 from render.timeline.loader import LoadedTimeline, load_timeline, timeline_from_data
-from render.timeline.model import Timeline
+from render.timeline.model import Timeline, check_output_name
 from render.timeline.resolve import resolve
 from render.version import __version__
 
@@ -142,7 +142,10 @@ def _apply_overrides(loaded: LoadedTimeline, options: RenderOptions) -> LoadedTi
             raise UsageError(f"--loudness {value}: must be between -40 and -5 LUFS, or 'off'")
         out_update["loudness_lufs"] = value
     if options.name is not None:
-        out_update["name"] = options.name
+        try:
+            out_update["name"] = check_output_name(options.name)
+        except ValueError as exc:
+            raise UsageError(f"--name: {exc}") from None
     top: dict[str, Any] = {}
     if out_update:
         top["output"] = tl.output.model_copy(update=out_update)

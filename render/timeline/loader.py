@@ -107,11 +107,17 @@ def _parse_tree(text: str, source: str, is_json: bool) -> Any:
     return tree
 
 
-def _plain(node: Any) -> Any:
+def _plain(node: Any, bad_keys: list[tuple[Any, Any]], where: Any = None) -> Any:
+    """ruamel's tree as plain dicts/lists/scalars; keys that cannot be text go to ``bad_keys``."""
     if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
+        out = {}
+        for k, v in node.items():
+            if k is None or isinstance(k, (bool, list, tuple, Mapping, set)):
+                bad_keys.append((node, k))
+            out[str(k)] = _plain(v, bad_keys)
+        return out
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [_plain(v, bad_keys) for v in node]
     if isinstance(node, bool) or node is None:
         return node
     for kind in (int, float, str):
@@ -120,8 +126,22 @@ def _plain(node: Any) -> Any:
     return node
 
 
+def _key_problems(bad_keys: list[tuple[Any, Any]], source: str) -> list[Problem]:
+    problems = []
+    for parent, key in bad_keys:
+        line, col = parent.lc.key(key) if isinstance(parent, CommentedMap) else (0, 0)
+        kind = "null" if key is None else ("true/false" if isinstance(key, bool) else
+                                           "a mapping" if isinstance(key, Mapping) else "a list")
+        problems.append(Problem(source, line + 1, col + 1, "", f"a key must be text, got {kind}",
+                                "quote it, or write the text you mean"))
+    return problems
+
+
 def _validate(tree: CommentedMap, text: str, source: str) -> LoadedTimeline:
-    data = _plain(tree)
+    bad_keys: list[tuple[Any, Any]] = []
+    data = _plain(tree, bad_keys)
+    if bad_keys:
+        raise TimelineError(_key_problems(bad_keys, source))
     data.pop("$schema", None)
     try:
         timeline = Timeline.model_validate(data)
@@ -240,13 +260,41 @@ def _describe(err: dict[str, Any], loc: tuple[Any, ...]) -> tuple[str, str | Non
         close = difflib.get_close_matches(str(value).upper(), [o.upper() for o in options], n=1, cutoff=0.6)
         hint = f"did you mean {next(o for o in options if o.upper() == close[0])}?" if close else None
         return f"{value!r} is not allowed: {msg.removeprefix('Input should be ')}", hint
+    if kind == "union":
+        return msg, None
     if kind == "too_short" and isinstance(value, (list, dict)) and not value:
         return f"`{loc[-1] if loc else '?'}` is empty", "give at least one entry"
     if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"expected text, got the number {value!r}", f'quote it: "{value}"'
+    if kind in ("int_type", "float_type", "bool_type", "int_from_float"):
+        return _type_message(kind, value)
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return f"{msg.replace('Input should be', 'must be')}, got {value!r}", None
     return f"{msg} (got {value!r})", None
+
+
+def _type_message(kind: str, value: Any) -> tuple[str, str | None]:
+    """Strict types: no ``"yes"`` for true, no ``true`` for 1, no ``"1.5"`` for 1.5."""
+    got = f"the text {value!r}" if isinstance(value, str) else f"{type(value).__name__} {value!r}"
+    hint = "remove the quotes" if isinstance(value, str) and _looks_like(kind, value) else None
+    if kind == "bool_type":
+        return f"expected true or false, got {got}", hint or "write true or false, unquoted"
+    if kind == "float_type":
+        return f"expected a number, got {got}", hint
+    if isinstance(value, float) and not isinstance(value, bool):
+        extra = "" if value.is_integer() else " (it has a fractional part)"
+        return f"expected a whole number, got {value!r}{extra}", None
+    return f"expected a whole number, got {got}", hint
+
+
+def _looks_like(kind: str, text: str) -> bool:
+    if kind == "bool_type":
+        return text.strip().lower() in ("true", "false")
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from render.audio import SAMPLE_RATE
 from render.controls import RESET_FIELDS
 
 from .model import EventSpec, LoopSpec, Timeline
 from .timecode import (
     BarPosition,
-    MusicalLength,
     Seconds,
     TempoMap,
     format_seconds,
@@ -26,10 +26,11 @@ from .timecode import (
     to_frames,
 )
 
-__all__ = ["Issue", "ResolvedEvent", "Resolved", "resolve", "RAMPABLE_FIELDS", "MAX_DURATION_S"]
+__all__ = ["Issue", "ResolvedEvent", "Resolved", "resolve", "RAMPABLE_FIELDS", "MAX_DURATION_S", "MAX_TRIM_S"]
 
 RAMPABLE_FIELDS = ("guidance", "density", "brightness", "temperature", "top_k")
 MAX_DURATION_S = 24 * 3600
+MAX_TRIM_S = 600  # the model settles in seconds; 10 minutes of discarded audio is already generous
 Path = tuple[Any, ...]
 
 
@@ -92,8 +93,8 @@ def resolve(timeline: Timeline) -> Resolved:
     r.duration_s = duration_s or Fraction(0)
     if duration_s is None:
         pass  # already reported: bars without a tempo
-    elif r.duration_s <= 0:
-        r.error(("duration",), f"duration must be > 0, got {timeline.duration!r}")
+    elif to_frames(r.duration_s) < 1:
+        r.error(("duration",), f"duration must be > 0 and at least one frame (1/{SAMPLE_RATE} s), got {timeline.duration!r}")
     elif r.duration_s > MAX_DURATION_S:
         r.error(("duration",), f"duration {format_seconds(float(r.duration_s))} is over the 24 h limit")
     for index, spec in enumerate(timeline.events):
@@ -258,10 +259,11 @@ def _warn_resets(r: Resolved) -> None:
 
 def _resolve_output(r: Resolved) -> None:
     out = r.timeline.output
-    r.control_interval_s = _length(r, ("control_interval",), r.timeline.control_interval, Fraction(0)) or Fraction(1, 2)
-    if not Fraction(1, 100) <= r.control_interval_s <= 10:
+    interval = _length(r, ("control_interval",), r.timeline.control_interval, Fraction(0))
+    if interval is not None and not Fraction(1, 100) <= interval <= 10:
         r.error(("control_interval",), f"control_interval must be 10 ms to 10 s, got {r.timeline.control_interval!r}")
-        r.control_interval_s = Fraction(1, 2)
+    elif interval is not None:
+        r.control_interval_s = interval
     r.trim_s = _length(r, ("output", "trim_start"), out.trim_start, Fraction(0)) or Fraction(0)
     r.fade_in_s = _length(r, ("output", "fade_in"), out.fade_in, Fraction(0)) or Fraction(0)
     r.fade_out_s = _length(r, ("output", "fade_out"), out.fade_out, r.duration_s) or Fraction(0)
@@ -271,6 +273,9 @@ def _resolve_output(r: Resolved) -> None:
                  "seam_crossfade": r.seam_crossfade_s}[name]
         if value < 0:
             r.error(("output", name), f"{name} must be >= 0, got {getattr(out, name)!r}")
+    if r.trim_s > MAX_TRIM_S:
+        r.error(("output", "trim_start"), f"trim_start must be at most {MAX_TRIM_S // 60} minutes, "
+                f"got {out.trim_start!r}", "the generator settles within a few seconds; 2-5 s is typical")
     if r.duration_s > 0 and r.fade_in_s + r.fade_out_s > r.duration_s:
         r.error(("output", "fade_out"), "fade_in + fade_out are longer than the piece")
     if isinstance(out.loop, LoopSpec) or out.loop is True:
