@@ -20,11 +20,12 @@ from ruamel.yaml.events import (
     CollectionStartEvent,
     ScalarEvent,
 )
+from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.scanner import RoundTripScanner
 
 from render.errors import Problem, TimelineError
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_NUMBER_CHARS", "check_limits", "check_json_syntax"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_NUMBER_CHARS", "limited_yaml", "load_limited", "check_json_syntax"]
 
 MAX_BYTES = 4 * 1024 * 1024  # a 10k-event timeline is about 0.5 MB
 MAX_DEPTH = 32  # a timeline needs 5 (events[3].config.bpm); JSON/YAML nesting past this is refused
@@ -78,51 +79,83 @@ def _check_number(source: str, event: ScalarEvent) -> None:
                         "no field takes a number this large")
 
 
-def check_limits(text: str, source: str) -> None:
-    """Refuse ``text`` at file:line:col when it breaks a limit (see module doc).
+def limited_yaml(text: str, source: str) -> YAML:
+    """A round-trip ``YAML`` whose scanner and parser refuse ``text`` at file:line:col when it
+    breaks a limit (see module doc), while it is read: one pass, before anything deep is built.
 
     Syntax errors pass through as ruamel's ``MarkedYAMLError`` for the loader to report.
     """
     if len(text) > MAX_BYTES:
         raise _fail(source, None, f"the file is {len(text):,} characters; the limit is {MAX_BYTES:,}",
                     "split the piece into several timelines")
+    counter = _Counter(source)
+
+    class _CountingParser(RoundTripParser):  # type: ignore[misc]
+        def _fill(self) -> None:
+            if self.current_event is None and self.state:
+                self.current_event = self.state()
+                counter.see(self.current_event)
+
+        def check_event(self, *choices: Any) -> bool:
+            self._fill()
+            return bool(super().check_event(*choices))
+
+        def peek_event(self) -> Any:
+            self._fill()
+            return super().peek_event()
+
+        def get_event(self) -> Any:
+            self._fill()
+            return super().get_event()
+
     yaml = YAML(typ="rt")
     yaml.Scanner = _DepthLimitedScanner
+    yaml.Parser = _CountingParser
+    return yaml
+
+
+def load_limited(text: str, source: str) -> Any:
+    """``limited_yaml(text, source).load(text)``, with the depth limit reported as a problem."""
     try:
-        _count(yaml.parse(text), source)
+        return limited_yaml(text, source).load(text)
     except _TooDeep as exc:
         raise _too_deep(source, exc.mark) from None
 
 
-def _count(events: Any, source: str) -> None:
-    sizes: dict[str, int] = {}  # anchor -> expanded node count of its value
-    starts: list[tuple[str | None, int]] = []  # open collections: (anchor, node count when opened)
-    nodes = 0
-    for event in events:
+class _Counter:
+    """Nesting depth, and nodes after expanding aliases, counted event by event."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sizes: dict[str, int] = {}  # anchor -> expanded node count of its value
+        self.starts: list[tuple[str | None, int]] = []  # open collections: (anchor, node count when opened)
+        self.nodes = 0
+
+    def see(self, event: Any) -> None:
         if isinstance(event, CollectionStartEvent):
-            if len(starts) >= MAX_DEPTH:
-                raise _too_deep(source, event.start_mark)
-            starts.append((event.anchor, nodes))
-            nodes += 1
+            if len(self.starts) >= MAX_DEPTH:
+                raise _too_deep(self.source, event.start_mark)
+            self.starts.append((event.anchor, self.nodes))
+            self.nodes += 1
         elif isinstance(event, CollectionEndEvent):
-            anchor, opened = starts.pop()
+            anchor, opened = self.starts.pop()
             if anchor is not None:
-                sizes[anchor] = nodes - opened
+                self.sizes[anchor] = self.nodes - opened
         elif isinstance(event, ScalarEvent):
-            _check_number(source, event)
-            nodes += 1
+            _check_number(self.source, event)
+            self.nodes += 1
             if event.anchor is not None:
-                sizes[event.anchor] = 1
+                self.sizes[event.anchor] = 1
         elif isinstance(event, AliasEvent):
-            nodes += sizes.get(event.anchor, 1)
-        if nodes > MAX_NODES:
+            self.nodes += self.sizes.get(event.anchor, 1)
+        if self.nodes > MAX_NODES:
             what = f"alias *{event.anchor}" if isinstance(event, AliasEvent) else "this value"
-            raise _fail(source, event.start_mark, f"{what} takes the document past {MAX_NODES:,} values "
+            raise _fail(self.source, event.start_mark, f"{what} takes the document past {MAX_NODES:,} values "
                         "(aliases count once per use)", "write the values out, or split the timeline")
 
 
 def _json_int(text: str) -> int:
-    return int(text) if len(text) <= MAX_NUMBER_CHARS else 0  # too long: check_limits reports it, located
+    return int(text) if len(text) <= MAX_NUMBER_CHARS else 0  # too long: the YAML pass reports it, located
 
 
 def check_json_syntax(text: str, source: str) -> None:
@@ -132,4 +165,4 @@ def check_json_syntax(text: str, source: str) -> None:
     except json.JSONDecodeError as exc:
         raise TimelineError([Problem(source, exc.lineno, exc.colno, "", f"invalid JSON: {exc.msg}")]) from None
     except (RecursionError, ValueError):
-        pass  # nesting too deep, or a number Python cannot convert: check_limits locates it
+        pass  # nesting too deep, or a number Python cannot convert: the YAML pass locates it

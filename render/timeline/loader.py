@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any, Mapping, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from render.errors import Problem, TimelineError
 
-from .limits import check_json_syntax, check_limits
+from .limits import check_json_syntax, load_limited
 from .model import Timeline
 from .resolve import Resolved, resolve
 
@@ -86,10 +85,8 @@ def timeline_from_data(data: Mapping[str, Any], *, source: str = "<api>") -> Loa
 def _parse_tree(text: str, source: str, is_json: bool) -> Any:
     if is_json:
         check_json_syntax(text, source)
-    yaml = YAML(typ="rt")
     try:
-        check_limits(text, source)
-        tree = yaml.load(text)
+        tree = load_limited(text, source)
     except TimelineError:
         raise
     except MarkedYAMLError as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -209,18 +210,10 @@ class TempoMap:
         return self.beat_s(bpm) * self.beats_per_bar
 
     def _segment_for_bar(self, bar: Fraction) -> _Segment:
-        current = self.segments[0]
-        for seg in self.segments[1:]:
-            if seg.start_bar <= bar:
-                current = seg
-        return current
+        return self.segments[max(0, bisect_right(self.segments, bar, lo=1, key=lambda s: s.start_bar) - 1)]
 
     def _segment_for_time(self, t: Fraction) -> _Segment:
-        current = self.segments[0]
-        for seg in self.segments[1:]:
-            if seg.start_s <= t:
-                current = seg
-        return current
+        return self.segments[max(0, bisect_right(self.segments, t, lo=1, key=lambda s: s.start_s) - 1)]
 
     def position_s(self, pos: BarPosition) -> Fraction:
         """Seconds at bar ``pos.bar``, beat ``pos.beat``."""
@@ -258,7 +251,7 @@ class TempoMap:
         """A new map whose tempo becomes ``bpm`` at ``t``, starting a new bar there."""
         bar = self.bar_at(t)
         start_bar = math.floor(bar) if bar == math.floor(bar) else math.floor(bar) + 1
-        kept = tuple(s for s in self.segments if s.start_s < t)
+        kept = self.segments[: bisect_left(self.segments, t, key=lambda s: s.start_s)]  # those before t
         return TempoMap(self.beats_per_bar, self.beat_unit, kept + (_Segment(t, start_bar, int(bpm)),))
 
     def bpm_at(self, t: Fraction) -> int:
