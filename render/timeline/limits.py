@@ -25,7 +25,7 @@ from ruamel.yaml.scanner import RoundTripScanner
 
 from render.errors import Problem, TimelineError
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_NUMBER_CHARS", "limited_yaml", "load_limited", "check_json_syntax"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_NUMBER_CHARS", "limited_yaml", "load_limited", "read_json"]
 
 MAX_BYTES = 4 * 1024 * 1024  # a 10k-event timeline is about 0.5 MB
 MAX_DEPTH = 32  # a timeline needs 5 (events[3].config.bpm); JSON/YAML nesting past this is refused
@@ -154,15 +154,56 @@ class _Counter:
                         "(aliases count once per use)", "write the values out, or split the timeline")
 
 
+class _Unsure(Exception):
+    """The JSON fast path cannot decide: the located (YAML) path reads the file instead."""
+
+
 def _json_int(text: str) -> int:
-    return int(text) if len(text) <= MAX_NUMBER_CHARS else 0  # too long: the YAML pass reports it, located
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Unsure(text)
+    return int(text)
 
 
-def check_json_syntax(text: str, source: str) -> None:
-    """Report JSON syntax errors with the ``json`` module's messages (stricter than YAML)."""
+def _json_float(text: str) -> float:
+    value = float(text)
+    if len(text) > MAX_NUMBER_CHARS or math.isinf(value):
+        raise _Unsure(text)
+    return value
+
+
+def _json_constant(text: str) -> Any:
+    raise _Unsure(text)  # NaN, Infinity: not JSON
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Unsure("duplicate key")
+    return out
+
+
+def _within_limits(data: Any) -> bool:
+    stack, nodes = [(data, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH or nodes > MAX_NODES:
+            return False
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def read_json(text: str, source: str) -> dict[str, Any] | None:
+    """Parse JSON with the ``json`` module (C, fast): its syntax errors are reported at
+    file:line:col; ``None`` when only the located path can judge (limits, duplicate keys)."""
+    if len(text) > MAX_BYTES:
+        return None
     try:
-        json.loads(text, parse_int=_json_int)
+        data = json.loads(text, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant,
+                          object_pairs_hook=_json_pairs)
     except json.JSONDecodeError as exc:
         raise TimelineError([Problem(source, exc.lineno, exc.colno, "", f"invalid JSON: {exc.msg}")]) from None
-    except (RecursionError, ValueError):
-        pass  # nesting too deep, or a number Python cannot convert: the YAML pass locates it
+    except (RecursionError, ValueError, _Unsure):
+        return None
+    return data if isinstance(data, dict) and _within_limits(data) else None

@@ -21,7 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from render.errors import Problem, TimelineError
 
-from .limits import check_json_syntax, load_limited
+from .limits import load_limited, read_json
 from .model import Timeline
 from .resolve import Resolved, resolve
 
@@ -72,8 +72,28 @@ def parse_timeline(text: str, *, source: str = "<string>", is_json: bool | None 
     """Validate timeline text (YAML, or JSON when ``is_json``; guessed when ``None``)."""
     if is_json is None:
         is_json = text.lstrip().startswith("{")
+    fast = _valid_json(text, source) if is_json else None
+    if fast is not None:
+        return fast
     tree = _parse_tree(text, source, is_json)
     return _validate(tree, text, source)
+
+
+def _valid_json(text: str, source: str) -> LoadedTimeline | None:
+    """A JSON file without a single problem, read by the fast ``json`` module; ``None`` when
+    something must be reported (it needs the positions of the slower round-trip parse)."""
+    data = read_json(text, source)
+    if data is None:
+        return None
+    data.pop("$schema", None)
+    try:
+        timeline = Timeline.model_validate(data)
+    except ValidationError:
+        return None
+    resolved = resolve(timeline)
+    if resolved.issues:
+        return None
+    return LoadedTimeline(timeline, resolved, source, hashlib.sha256(text.encode("utf-8")).hexdigest(), text)
 
 
 def timeline_from_data(data: Mapping[str, Any], *, source: str = "<api>") -> LoadedTimeline:
@@ -83,8 +103,6 @@ def timeline_from_data(data: Mapping[str, Any], *, source: str = "<api>") -> Loa
 
 
 def _parse_tree(text: str, source: str, is_json: bool) -> Any:
-    if is_json:
-        check_json_syntax(text, source)
     try:
         tree = load_limited(text, source)
     except TimelineError:
