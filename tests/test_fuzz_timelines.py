@@ -171,6 +171,7 @@ CASES = {  # item: (file name, text)
     "10 null prompt key": ("k.yaml", "duration: 4\nprompts:\n  ~: 1\n  Piano: 1\n"),
     "10 list prompt key": ("k.yaml", "duration: 4\nprompts:\n  ? [a, b]\n  : 1\n"),
     "10 control_interval 0": ("ci.yaml", "duration: 4\nprompts: [P]\ncontrol_interval: 0\n"),
+    "not UTF-8": ("latin1.yaml", "duration: 4\nprompts: [Caf\xe9]\n"),
     "10 output name with ESC": ("n.yaml", 'duration: 4\nprompts: [P]\noutput: {name: "a\\eb"}\n'),
 }
 
@@ -178,7 +179,7 @@ CASES = {  # item: (file name, text)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_each_hostile_timeline_is_its_own_located_error(tmp_path: Path, case: str) -> None:
     name, text = CASES[case]
-    (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / name).write_text(text, encoding="latin-1" if case == "not UTF-8" else "utf-8")
     code, out, elapsed = validate(tmp_path / name)
     assert code == 2 and "internal error" not in out and "Traceback" not in out, out
     assert re.search(re.escape(str(tmp_path / name)) + r":[1-9]\d*:[1-9]\d*: error", out), out
@@ -237,3 +238,11 @@ def test_numbers_within_bounds_still_validate(tmp_path: Path) -> None:
     (tmp_path / "ok.yaml").write_text("duration: 86400\nprompts: {Piano: 1e-300}\nseed: 2147483647\n"
                                       "output: {trim_start: 10m}\n")
     assert "OK" in assert_verdict(tmp_path / "ok.yaml")
+
+
+def test_render_refuses_a_seam_alignment_out_of_range(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").write_text(TINY)
+    with contextlib.redirect_stderr(io.StringIO()), pytest.raises(SystemExit) as exc:
+        main(["-q", "render", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "out"), "--backend", "offline",
+              "--seam-align-ms", "1e308"])
+    assert exc.value.code == 2 and not (tmp_path / "out").exists()

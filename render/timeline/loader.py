@@ -61,11 +61,21 @@ def load_timeline(path: str | Path) -> LoadedTimeline:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TimelineError([Problem(str(p), 0, 0, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise TimelineError([_not_utf8(p, exc)]) from None
+    except OSError as exc:
         raise TimelineError([Problem(str(p), 0, 0, "", f"cannot read file: {exc}")]) from None
     loaded = parse_timeline(text, source=str(p), is_json=p.suffix.lower() == ".json")
     loaded.path = p
     return loaded
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> Problem:
+    data = exc.object
+    line = data.count(b"\n", 0, exc.start) + 1
+    col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return Problem(str(path), line, col, "", f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                   "save it as UTF-8")
 
 
 def parse_timeline(text: str, *, source: str = "<string>", is_json: bool | None = None) -> LoadedTimeline:
