@@ -246,3 +246,25 @@ def test_render_refuses_a_seam_alignment_out_of_range(tmp_path: Path) -> None:
         main(["-q", "render", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "out"), "--backend", "offline",
               "--seam-align-ms", "1e308"])
     assert exc.value.code == 2 and not (tmp_path / "out").exists()
+
+
+def _events_json(n: int) -> str:
+    evs = [{"at": round(i * 0.3, 3), "weights": {"Piano": 1 + i % 5}} if i % 2 else
+           {"at": round(i * 0.3, 3), "ramp": 0.2, "config": {"density": (i % 10) / 10}} for i in range(n)]
+    return json.dumps({"duration": n * 0.3 + 10, "prompts": ["Piano", "Drums"], "config": {"bpm": 120}, "events": evs})
+
+
+@pytest.mark.slow
+def test_ten_thousand_events_validate_in_seconds(tmp_path: Path) -> None:
+    """Item 8: the checks after parsing were quadratic (overlaps, tempo anchors); JSON has a fast path."""
+    (tmp_path / "big.json").write_text(_events_json(10_000))
+    code, out, elapsed = validate(tmp_path / "big.json")
+    assert code == 0 and "10000 events" in out, out[-500:]
+    assert elapsed < 20, elapsed  # about 2-4 s on a busy 2-core machine
+
+
+def test_a_yaml_file_over_the_yaml_limit_is_refused_at_once(tmp_path: Path) -> None:
+    (tmp_path / "big.yaml").write_text(_events_json(6_000))  # JSON text is YAML too
+    code, out, elapsed = validate(tmp_path / "big.yaml")
+    assert code == 2 and "limit for YAML" in out and "as JSON" in out, out[-500:]
+    assert elapsed < 2, elapsed

@@ -25,9 +25,10 @@ from ruamel.yaml.scanner import RoundTripScanner
 
 from render.errors import Problem, TimelineError
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_NUMBER_CHARS", "limited_yaml", "load_limited", "read_json"]
+__all__ = ["MAX_BYTES", "MAX_YAML_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_NUMBER_CHARS", "limited_yaml", "load_limited", "read_json"]
 
-MAX_BYTES = 4 * 1024 * 1024  # a 10k-event timeline is about 0.5 MB
+MAX_BYTES = 4 * 1024 * 1024  # a 10k-event JSON timeline is about 0.5 MB
+MAX_YAML_BYTES = 256 * 1024  # the located (pure-Python) parser reads about 15-150 KB/s; JSON has a fast path
 MAX_DEPTH = 32  # a timeline needs 5 (events[3].config.bpm); JSON/YAML nesting past this is refused
 MAX_NODES = 250_000  # values after expanding every alias: keys, scalars, lists and mappings
 MAX_NUMBER_CHARS = 40  # no field takes a longer number; Python refuses ints of 4300+ digits anyway
@@ -79,7 +80,7 @@ def _check_number(source: str, event: ScalarEvent) -> None:
                         "no field takes a number this large")
 
 
-def limited_yaml(text: str, source: str) -> YAML:
+def limited_yaml(text: str, source: str, is_json: bool = False) -> YAML:
     """A round-trip ``YAML`` whose scanner and parser refuse ``text`` at file:line:col when it
     breaks a limit (see module doc), while it is read: one pass, before anything deep is built.
 
@@ -88,6 +89,9 @@ def limited_yaml(text: str, source: str) -> YAML:
     if len(text) > MAX_BYTES:
         raise _fail(source, None, f"the file is {len(text):,} characters; the limit is {MAX_BYTES:,}",
                     "split the piece into several timelines")
+    if not is_json and len(text) > MAX_YAML_BYTES:
+        raise _fail(source, None, f"the YAML file is {len(text):,} characters; the limit for YAML is "
+                    f"{MAX_YAML_BYTES:,}", f"write large timelines as JSON (up to {MAX_BYTES:,} characters)")
     counter = _Counter(source)
 
     class _CountingParser(RoundTripParser):  # type: ignore[misc]
@@ -114,10 +118,10 @@ def limited_yaml(text: str, source: str) -> YAML:
     return yaml
 
 
-def load_limited(text: str, source: str) -> Any:
+def load_limited(text: str, source: str, is_json: bool = False) -> Any:
     """``limited_yaml(text, source).load(text)``, with the depth limit reported as a problem."""
     try:
-        return limited_yaml(text, source).load(text)
+        return limited_yaml(text, source, is_json).load(text)
     except _TooDeep as exc:
         raise _too_deep(source, exc.mark) from None
 

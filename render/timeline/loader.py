@@ -114,7 +114,7 @@ def timeline_from_data(data: Mapping[str, Any], *, source: str = "<api>") -> Loa
 
 def _parse_tree(text: str, source: str, is_json: bool) -> Any:
     try:
-        tree = load_limited(text, source)
+        tree = load_limited(text, source, is_json)
     except TimelineError:
         raise
     except MarkedYAMLError as exc:
