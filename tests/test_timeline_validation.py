@@ -270,8 +270,9 @@ def test_load_from_file_names_the_file(tmp_path: Path) -> None:
 def test_undecodable_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes(b"duration: 20\nprompts: {Caf\xe9: 1}\n")
-    with pytest.raises(TimelineError, match="cannot read file"):
+    with pytest.raises(TimelineError, match="not UTF-8") as exc:
         load_timeline(path)
+    assert (exc.value.problems[0].line, exc.value.problems[0].column) == (2, 14)  # the byte 0xe9
 
 
 # ----------------------------------------------------------------- accepted forms
