@@ -188,6 +188,8 @@ _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,120}$")
 
 def check_output_name(name: str) -> str:
     """``output.name`` and ``--name``: a safe file-name stem. Raises ``ValueError``."""
+    if isinstance(name, str) and len(name) > 121:
+        raise ValueError(f"output name {name[:20]!r}... is too long ({len(name)} characters; at most 121)")
     if not isinstance(name, str) or not _OUTPUT_NAME.fullmatch(name):
         raise ValueError(f"output name {name!r} is not a safe file name: use letters, digits, space, '.', '_' "
                          "and '-', start with a letter or digit, at most 121 characters")
