@@ -97,8 +97,9 @@ class Schedule:
 import math  # noqa: E402
 from bisect import bisect_right  # noqa: E402
 from fractions import Fraction  # noqa: E402
-from typing import TYPE_CHECKING, Any, Callable  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
+from render.errors import UsageError
 from render.timeline.timecode import to_frames
 
 from .controls import RESET_FIELDS  # noqa: E402
@@ -146,8 +147,8 @@ def _interpolate(old: Any, new: Any, n: int, curve: str, key: ParamKey) -> list[
             out.append(new)
             continue
         v = a + (b - a) * curve_progress(curve, (k + 1) / n, rising)
-        if key == ("c", "top_k"):
-            out.append(int(round(v)))
+        if key == ("c", "top_k"):  # whole steps rounded away from the start, so the ramp moves at once
+            out.append(int(a + math.copysign(math.ceil(abs(v - a) - 1e-9), b - a)))
         elif key[0] == "w":
             v = round(v, 6)  # a weight crossing 0 mid-ramp keeps a tiny weight: 0 is refused, and
             out.append(v if v != 0 else math.copysign(1e-6, b or a))  # dropping it could empty the set
@@ -200,6 +201,9 @@ class _Planner:
             n = max(1, math.ceil((end - start) / self.interval))
             steps = tuple(start + (k * (end - start)) // n for k in range(n))
             values = tuple(_interpolate(old, new, n, ev.spec.curve, key))
+            if key == ("c", "top_k"):  # a whole-number step that repeats the value is not sent
+                kept = [k for k in range(n) if values[k] != (values[k - 1] if k else old)] or [n - 1]
+                steps, values = (start,) + tuple(steps[k] for k in kept[1:]), tuple(values[k] for k in kept)
         else:
             steps, values = (start,), (new,)
         self.changes.setdefault(key, []).append(_Change(key, steps, values, ev.index))
@@ -255,6 +259,8 @@ def plan(source: "LoadedTimeline | Resolved", *, control_interval_s: float | Non
     follows every bpm or scale change.
     """
     resolved = getattr(source, "resolved", source)
+    if control_interval_s is not None and not 0.01 <= control_interval_s <= 10:  # also refuses nan and inf
+        raise UsageError(f"control interval {control_interval_s!r} s: must be 0.01 to 10 seconds")
     interval_s = Fraction(str(control_interval_s)) if control_interval_s else resolved.control_interval_s
     planner = _Planner(resolved, to_frames(interval_s))
     for ev in resolved.events:

@@ -40,7 +40,7 @@ CASES: dict[str, Case] = {
                                "unknown field `brigthness`", "did you mean `brightness`?"),
     "unknown event key": Case(OK + "events:\n  - at: 2\n    reset: true\n    colour: red\n", 6, 5,
                               "events[0].colour", "unknown field `colour`", "allowed: at, config, curve"),
-    "wrong type": Case(OK + "seed: lucky\n", 3, 7, "seed", "valid integer", None),
+    "wrong type": Case(OK + "seed: lucky\n", 3, 7, "seed", "whole number", None),
     "bpm fractional": Case(OK + "config: {bpm: 120.5}\n", 3, 15, "config.bpm", "fractional part"),
     "bpm too high": Case(OK + "config:\n  bpm: 250\n", 4, 8, "config.bpm", "must be less than or equal to 200, got 250"),
     "density out of range": Case(OK + "config:\n  density: 1.5\n", 4, 12, "config.density",
@@ -130,7 +130,7 @@ CASES: dict[str, Case] = {
     "unknown format": Case(OK + "output:\n  formats: [wav, ogg]\n", 4, 18, "output.formats[1]", "'ogg' is not allowed"),
     "bad meter": Case(OK + "meter: 4/5\n", 3, 8, "meter", "meter '4/5' is not N/D"),
     "path traversal in output name": Case(OK + "output:\n  name: ../x\n", 4, 9, "output.name",
-                                          "String should match pattern"),
+                                          "is not a safe file name"),
     "number as tag text": Case(OK + "output:\n  tags: {year: 2026}\n", 4, 16, "output.tags.year",
                                "expected text, got the number 2026", 'quote it: "2026"'),
     "duplicate YAML key": Case("duration: 20\nprompts: {Piano: 1}\nduration: 30\n", 3, 1, "",
@@ -270,8 +270,9 @@ def test_load_from_file_names_the_file(tmp_path: Path) -> None:
 def test_undecodable_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes(b"duration: 20\nprompts: {Caf\xe9: 1}\n")
-    with pytest.raises(TimelineError, match="cannot read file"):
+    with pytest.raises(TimelineError, match="not UTF-8") as exc:
         load_timeline(path)
+    assert (exc.value.problems[0].line, exc.value.problems[0].column) == (2, 14)  # the byte 0xe9
 
 
 # ----------------------------------------------------------------- accepted forms

@@ -13,8 +13,11 @@ TimelinePath = Annotated[Path, typer.Argument(help="A timeline file (.yaml, .yml
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
 ControlInterval = Annotated[
     Optional[float],
-    typer.Option("--control-interval", help="Ramp step in seconds (default: the timeline's, 0.5 s).", min=0.01),
+    typer.Option("--control-interval", help="Ramp step in seconds, 0.01 to 10 (default: the timeline's, 0.5 s).",
+                 min=0.01, max=10.0),
 ]
+SeamAlignMs = Annotated[float, typer.Option("--seam-align-ms", min=0, max=500,
+                                            help="Align seams by cross-correlation within ± ms, up to 500 (0 = off).")]
 
 # ---- Lyria connection and session options, shared by render and batch
 _LYRIA = "Lyria RealTime"

@@ -7,23 +7,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from render.audio import Waveform
+from render.audio import BYTES_PER_FRAME, CHANNELS, SAMPLE_RATE, Waveform
 from render.backends import BackendChoice, LyriaSettings, select_backend
 from render.backends.base import Backend
 from render.errors import RenderError, UsageError
 from render.files import jsonable
 from render.schedule import Schedule, plan
 from render.timeline.loader import LoadedTimeline, load_timeline, timeline_from_data
-from render.timeline.model import Timeline
+from render.timeline.model import Timeline, check_output_name
 from render.timeline.resolve import resolve
 from render.version import __version__
 
 __all__ = ["RenderOptions", "RenderResult", "OutputFile", "RenderInterrupted", "prepare", "Prepared",
-           "job_hash", "audio_hash", "spool_dir"]
+           "job_hash", "audio_hash", "spool_dir", "estimate_bytes", "check_free_space"]
 
 KEEP = "timeline"
 WORK_DIR_NAME = ".lyria-render"
@@ -142,7 +144,10 @@ def _apply_overrides(loaded: LoadedTimeline, options: RenderOptions) -> LoadedTi
             raise UsageError(f"--loudness {value}: must be between -40 and -5 LUFS, or 'off'")
         out_update["loudness_lufs"] = value
     if options.name is not None:
-        out_update["name"] = options.name
+        try:
+            out_update["name"] = check_output_name(options.name)
+        except ValueError as exc:
+            raise UsageError(f"--name: {exc}") from None
     top: dict[str, Any] = {}
     if out_update:
         top["output"] = tl.output.model_copy(update=out_update)
@@ -198,6 +203,48 @@ def _safe_out(out_dir: Path, name: str) -> None:
         raise UsageError(f"output name {name!r} would leave the output folder {out_dir}")
 
 
+SPACE_MARGIN = 1.1  # 10 % over the estimate: manifests, temporary files, filesystem blocks
+
+
+def estimate_bytes(loaded: LoadedTimeline, schedule: Schedule) -> tuple[int, int]:
+    """(spool bytes, output bytes) a render writes at most.
+
+    The spool holds every generated frame (lead-in, piece, loop tail) as PCM; WAV and FLAC
+    are counted at the WAV size (FLAC is never larger in practice), MP3 at its bitrate
+    (320 kbit/s for VBR, its ceiling).
+    """
+    out = loaded.timeline.output
+    spool = schedule.total_frames * BYTES_PER_FRAME
+    seconds = schedule.duration_frames / SAMPLE_RATE
+    pcm = math.ceil(seconds * out.sample_rate) * CHANNELS * (out.bit_depth // 8)
+    kbps = out.mp3.bitrate_kbps if out.mp3.mode == "cbr" else 320
+    sizes = {"wav": pcm, "flac": pcm, "mp3": math.ceil(seconds * kbps * 1000 / 8)}
+    return spool, sum(sizes[f] for f in out.formats)
+
+
+def _existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_free_space(loaded: LoadedTimeline, schedule: Schedule, out_dir: Path, options: RenderOptions) -> None:
+    """Refuse (exit 2) a render whose spool and files would not fit on their filesystems."""
+    spool, files = estimate_bytes(loaded, schedule)
+    needs: dict[Path, int] = {}
+    for folder, size in ((out_dir, files), (options.work_dir or out_dir, spool)):
+        root = _existing(folder)
+        key = next((k for k in needs if k.stat().st_dev == root.stat().st_dev), root)
+        needs[key] = needs.get(key, 0) + size
+    for root, size in needs.items():
+        free = shutil.disk_usage(root).free
+        if size * SPACE_MARGIN > free:
+            raise UsageError(f"not enough free space on {root}: this render needs about {size / 1e6:,.0f} MB "
+                             f"(spool and files), {free / 1e6:,.0f} MB are free",
+                             hint="free some space, choose another -o folder, or drop formats")
+
+
 def prepare(source: Any, out_dir: str | Path, options: RenderOptions | None = None) -> Prepared:
     """Load, override, plan and pick the backend, without rendering anything."""
     options = options or RenderOptions()
@@ -207,5 +254,7 @@ def prepare(source: Any, out_dir: str | Path, options: RenderOptions | None = No
     out = Path(out_dir)
     name = loaded.name
     _safe_out(out, name)
+    if not options.dry_run:
+        check_free_space(loaded, schedule, out, options)
     return Prepared(loaded, schedule, backend, reason, name, out, job_hash(loaded, backend, options),
                     audio_hash(loaded, backend, options), options)

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, Mapping, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from render.errors import Problem, TimelineError
 
+from .limits import load_limited, read_json
 from .model import Timeline
 from .resolve import Resolved, resolve
 
@@ -61,19 +61,49 @@ def load_timeline(path: str | Path) -> LoadedTimeline:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TimelineError([Problem(str(p), 0, 0, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise TimelineError([_not_utf8(p, exc)]) from None
+    except OSError as exc:
         raise TimelineError([Problem(str(p), 0, 0, "", f"cannot read file: {exc}")]) from None
     loaded = parse_timeline(text, source=str(p), is_json=p.suffix.lower() == ".json")
     loaded.path = p
     return loaded
 
 
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> Problem:
+    data = exc.object
+    line = data.count(b"\n", 0, exc.start) + 1
+    col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return Problem(str(path), line, col, "", f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                   "save it as UTF-8")
+
+
 def parse_timeline(text: str, *, source: str = "<string>", is_json: bool | None = None) -> LoadedTimeline:
     """Validate timeline text (YAML, or JSON when ``is_json``; guessed when ``None``)."""
     if is_json is None:
         is_json = text.lstrip().startswith("{")
+    fast = _valid_json(text, source) if is_json else None
+    if fast is not None:
+        return fast
     tree = _parse_tree(text, source, is_json)
     return _validate(tree, text, source)
+
+
+def _valid_json(text: str, source: str) -> LoadedTimeline | None:
+    """A JSON file without a single problem, read by the fast ``json`` module; ``None`` when
+    something must be reported (it needs the positions of the slower round-trip parse)."""
+    data = read_json(text, source)
+    if data is None:
+        return None
+    data.pop("$schema", None)
+    try:
+        timeline = Timeline.model_validate(data)
+    except ValidationError:
+        return None
+    resolved = resolve(timeline)
+    if resolved.issues:
+        return None
+    return LoadedTimeline(timeline, resolved, source, hashlib.sha256(text.encode("utf-8")).hexdigest(), text)
 
 
 def timeline_from_data(data: Mapping[str, Any], *, source: str = "<api>") -> LoadedTimeline:
@@ -83,14 +113,10 @@ def timeline_from_data(data: Mapping[str, Any], *, source: str = "<api>") -> Loa
 
 
 def _parse_tree(text: str, source: str, is_json: bool) -> Any:
-    if is_json:
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TimelineError([Problem(source, exc.lineno, exc.colno, "", f"invalid JSON: {exc.msg}")]) from None
-    yaml = YAML(typ="rt")
     try:
-        tree = yaml.load(text)
+        tree = load_limited(text, source, is_json)
+    except TimelineError:
+        raise
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -106,11 +132,17 @@ def _parse_tree(text: str, source: str, is_json: bool) -> Any:
     return tree
 
 
-def _plain(node: Any) -> Any:
+def _plain(node: Any, bad_keys: list[tuple[Any, Any]], where: Any = None) -> Any:
+    """ruamel's tree as plain dicts/lists/scalars; keys that cannot be text go to ``bad_keys``."""
     if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
+        out = {}
+        for k, v in node.items():
+            if k is None or isinstance(k, (bool, list, tuple, Mapping, set)):
+                bad_keys.append((node, k))
+            out[str(k)] = _plain(v, bad_keys)
+        return out
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [_plain(v, bad_keys) for v in node]
     if isinstance(node, bool) or node is None:
         return node
     for kind in (int, float, str):
@@ -119,8 +151,22 @@ def _plain(node: Any) -> Any:
     return node
 
 
+def _key_problems(bad_keys: list[tuple[Any, Any]], source: str) -> list[Problem]:
+    problems = []
+    for parent, key in bad_keys:
+        line, col = parent.lc.key(key) if isinstance(parent, CommentedMap) else (0, 0)
+        kind = "null" if key is None else ("true/false" if isinstance(key, bool) else
+                                           "a mapping" if isinstance(key, Mapping) else "a list")
+        problems.append(Problem(source, line + 1, col + 1, "", f"a key must be text, got {kind}",
+                                "quote it, or write the text you mean"))
+    return problems
+
+
 def _validate(tree: CommentedMap, text: str, source: str) -> LoadedTimeline:
-    data = _plain(tree)
+    bad_keys: list[tuple[Any, Any]] = []
+    data = _plain(tree, bad_keys)
+    if bad_keys:
+        raise TimelineError(_key_problems(bad_keys, source))
     data.pop("$schema", None)
     try:
         timeline = Timeline.model_validate(data)
@@ -239,13 +285,41 @@ def _describe(err: dict[str, Any], loc: tuple[Any, ...]) -> tuple[str, str | Non
         close = difflib.get_close_matches(str(value).upper(), [o.upper() for o in options], n=1, cutoff=0.6)
         hint = f"did you mean {next(o for o in options if o.upper() == close[0])}?" if close else None
         return f"{value!r} is not allowed: {msg.removeprefix('Input should be ')}", hint
+    if kind == "union":
+        return msg, None
     if kind == "too_short" and isinstance(value, (list, dict)) and not value:
         return f"`{loc[-1] if loc else '?'}` is empty", "give at least one entry"
     if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"expected text, got the number {value!r}", f'quote it: "{value}"'
+    if kind in ("int_type", "float_type", "bool_type", "int_from_float"):
+        return _type_message(kind, value)
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return f"{msg.replace('Input should be', 'must be')}, got {value!r}", None
     return f"{msg} (got {value!r})", None
+
+
+def _type_message(kind: str, value: Any) -> tuple[str, str | None]:
+    """Strict types: no ``"yes"`` for true, no ``true`` for 1, no ``"1.5"`` for 1.5."""
+    got = f"the text {value!r}" if isinstance(value, str) else f"{type(value).__name__} {value!r}"
+    hint = "remove the quotes" if isinstance(value, str) and _looks_like(kind, value) else None
+    if kind == "bool_type":
+        return f"expected true or false, got {got}", hint or "write true or false, unquoted"
+    if kind == "float_type":
+        return f"expected a number, got {got}", hint
+    if isinstance(value, float) and not isinstance(value, bool):
+        extra = "" if value.is_integer() else " (it has a fractional part)"
+        return f"expected a whole number, got {value!r}{extra}", None
+    return f"expected a whole number, got {got}", hint
+
+
+def _looks_like(kind: str, text: str) -> bool:
+    if kind == "bool_type":
+        return text.strip().lower() in ("true", "false")
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:

@@ -8,9 +8,20 @@ with positions and semantic checks lives in :mod:`render.timeline.loader`.
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from render.controls import MODES, SCALES, GenerationConfig
 
@@ -26,6 +37,7 @@ __all__ = [
     "LoopSpec",
     "TagSpec",
     "MAX_PROMPT_CHARS",
+    "check_output_name",
     "FORMAT_VERSION",
 ]
 
@@ -44,19 +56,19 @@ def _check_duration(value: Any) -> Any:
 
 
 TimeValue = Annotated[
-    Union[int, float, str],
+    Union[StrictInt, StrictFloat, StrictStr],
     AfterValidator(_check_time),
     Field(description=f"A position: {TIME_HELP}."),
 ]
 DurationValue = Annotated[
-    Union[int, float, str],
+    Union[StrictInt, StrictFloat, StrictStr],
     AfterValidator(_check_duration),
     Field(description=f"A duration: {DURATION_HELP}."),
 ]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # no "yes" -> True, no true -> 1
 
 
 class PromptSpec(_Model):
@@ -170,6 +182,20 @@ class EventSpec(_Model):
         return self
 
 
+_TAG_KEY = re.compile(r"[\x20-\x3c\x3e-\x7d]{1,64}")  # a Vorbis comment field name (no '=', no '~')
+_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,120}$")
+
+
+def check_output_name(name: str) -> str:
+    """``output.name`` and ``--name``: a safe file-name stem. Raises ``ValueError``."""
+    if isinstance(name, str) and len(name) > 121:
+        raise ValueError(f"output name {name[:20]!r}... is too long ({len(name)} characters; at most 121)")
+    if not isinstance(name, str) or not _OUTPUT_NAME.fullmatch(name):
+        raise ValueError(f"output name {name!r} is not a safe file name: use letters, digits, space, '.', '_' "
+                         "and '-', start with a letter or digit, at most 121 characters")
+    return name
+
+
 class Mp3Spec(_Model):
     """MP3 encoder settings."""
 
@@ -193,13 +219,23 @@ class TagSpec(_Model):
     genre: str | None = None
     comment: str | None = None
     year: str | None = None
-    custom: dict[str, str] = Field(default_factory=dict, description="Free-form keys (TXXX, Vorbis comments).")
+    custom: dict[str, str] = Field(default_factory=dict, description="Free-form keys (TXXX, Vorbis comments): "
+                                   "printable ASCII without '=' or '~'.")
+
+    @field_validator("custom")
+    @classmethod
+    def _custom_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not _TAG_KEY.fullmatch(key):
+                raise ValueError(f"tag key {key!r} cannot be written: use printable ASCII (letters, digits, "
+                                 "space, punctuation) without '=' or '~', at least one character")
+        return value
 
 
 class OutputSpec(_Model):
     """What files to write and how to master them."""
 
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,120}$", description="File name stem.")
+    name: str | None = Field(None, description="File name stem.", json_schema_extra={"pattern": _OUTPUT_NAME.pattern})
     formats: Annotated[list[Literal["wav", "mp3", "flac"]], Field(min_length=1)] = ["wav", "mp3"]
     sample_rate: Literal[22050, 24000, 32000, 44100, 48000, 88200, 96000] = 48000
     bit_depth: Literal[16, 24, 32] = Field(16, description="WAV/FLAC bits; 32 = float WAV (FLAC: 24).")
@@ -213,6 +249,8 @@ class OutputSpec(_Model):
     seam_crossfade: DurationValue = Field("2s", description="Crossfade at session seams (rotation, reconnect).")
     tags: TagSpec = Field(default_factory=TagSpec)
 
+    _name = field_validator("name")(lambda cls, v: v if v is None else check_output_name(v))
+
     @field_validator("formats")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
@@ -224,7 +262,7 @@ class OutputSpec(_Model):
 class Timeline(_Model):
     """A timeline: initial prompts and config, timed events, and output settings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="lyria-render timeline")
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="lyria-render timeline")
 
     version: Literal[1] = Field(FORMAT_VERSION, description="Format version.")
     title: str | None = None

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from render.audio import SAMPLE_RATE
 from render.controls import RESET_FIELDS
 
 from .model import EventSpec, LoopSpec, Timeline
 from .timecode import (
     BarPosition,
-    MusicalLength,
     Seconds,
     TempoMap,
     format_seconds,
@@ -26,10 +26,11 @@ from .timecode import (
     to_frames,
 )
 
-__all__ = ["Issue", "ResolvedEvent", "Resolved", "resolve", "RAMPABLE_FIELDS", "MAX_DURATION_S"]
+__all__ = ["Issue", "ResolvedEvent", "Resolved", "resolve", "RAMPABLE_FIELDS", "MAX_DURATION_S", "MAX_TRIM_S"]
 
 RAMPABLE_FIELDS = ("guidance", "density", "brightness", "temperature", "top_k")
 MAX_DURATION_S = 24 * 3600
+MAX_TRIM_S = 600  # the model settles in seconds; 10 minutes of discarded audio is already generous
 Path = tuple[Any, ...]
 
 
@@ -92,8 +93,8 @@ def resolve(timeline: Timeline) -> Resolved:
     r.duration_s = duration_s or Fraction(0)
     if duration_s is None:
         pass  # already reported: bars without a tempo
-    elif r.duration_s <= 0:
-        r.error(("duration",), f"duration must be > 0, got {timeline.duration!r}")
+    elif to_frames(r.duration_s) < 1:
+        r.error(("duration",), f"duration must be > 0 and at least one frame (1/{SAMPLE_RATE} s), got {timeline.duration!r}")
     elif r.duration_s > MAX_DURATION_S:
         r.error(("duration",), f"duration {format_seconds(float(r.duration_s))} is over the 24 h limit")
     for index, spec in enumerate(timeline.events):
@@ -137,16 +138,23 @@ def _is_anchor(spec: EventSpec) -> bool:
 
 
 def _resolve_event_times(r: Resolved) -> dict[int, Fraction]:
-    """Event times; resets and tempo changes are added to the tempo map in time order."""
+    """Event times; resets and tempo changes are added to the tempo map in time order.
+
+    Anchors in seconds keep their time; anchors in bars keep their order (bar, beat) under any
+    tempo map. So the next anchor is the earlier of the two queues' heads: O(n log n).
+    """
     events = r.timeline.events
     times: dict[int, Fraction] = {}
-    pending = [i for i, e in enumerate(events) if _is_anchor(e)]
-    while pending:
-        candidates = [(t, i) for i in pending if (t := _position(r, i, r.tempo)) is not None]
-        if not candidates:
-            break
-        t, i = min(candidates)
-        pending.remove(i)
+    anchors = [(i, parse_time(e.at)) for i, e in enumerate(events) if _is_anchor(e)]
+    in_s = sorted(((p.value, i) for i, p in anchors if isinstance(p, Seconds)), reverse=True)
+    in_bars = sorted(((p.bar, p.beat, i) for i, p in anchors if isinstance(p, BarPosition)), reverse=True)
+    while in_s or (in_bars and r.tempo is not None):
+        bar_t = r.tempo.position_s(BarPosition(in_bars[-1][0], in_bars[-1][1])) if in_bars and r.tempo else None
+        if in_s and (bar_t is None or (in_s[-1][0], in_s[-1][1]) <= (bar_t, in_bars[-1][2])):
+            t, i = in_s.pop()
+        else:
+            assert bar_t is not None
+            t, i = bar_t, in_bars.pop()[2]
         times[i] = t
         if r.tempo is not None and t >= 0:
             new_bpm = events[i].config.bpm if events[i].config and events[i].config.bpm else r.tempo.bpm_at(t)
@@ -221,26 +229,47 @@ def _touched(ev: ResolvedEvent) -> set[str]:
     return params
 
 
-def _conflict(a: str, b: str) -> bool:
-    return a == b or ({a, b} & {"prompts"} and (a.startswith("weight") or b.startswith("weight")))
+class _Spans:
+    """Earlier changes of one parameter: enough to find one that overlaps a later change."""
+
+    def __init__(self) -> None:
+        self.longest: ResolvedEvent | None = None  # the ramp that ends last
+        self.same_time: list[ResolvedEvent] = []  # changes at the latest start time
+
+    def add(self, ev: ResolvedEvent) -> None:
+        if ev.ramp_s > 0 and (self.longest is None or ev.at_s + ev.ramp_s > self.longest.at_s + self.longest.ramp_s):
+            self.longest = ev
+        if self.same_time and self.same_time[0].at_s != ev.at_s:
+            self.same_time = []
+        if len(self.same_time) < 2 and (not self.same_time or ev.ramp_s > 0):
+            self.same_time.append(ev)  # the first change at this time, and the first ramp
+
+    def overlapping(self, ev: ResolvedEvent) -> ResolvedEvent | None:
+        """An earlier change still ramping at ``ev`` (events arrive in time order)."""
+        for other in self.same_time:
+            if other.at_s == ev.at_s and (other.ramp_s > 0 or ev.ramp_s > 0):
+                return other
+        last = self.longest
+        if last is not None and last.at_s < ev.at_s < last.at_s + last.ramp_s:
+            return last
+        return None
 
 
 def _check_overlaps(r: Resolved) -> None:
-    spans: list[tuple[ResolvedEvent, str]] = []
+    """No parameter changes while an earlier ramp still moves it (``prompts`` moves every weight)."""
+    spans: dict[str, _Spans] = {}
     for ev in r.events:
         for param in sorted(_touched(ev)):
-            for other, other_param in spans:
-                if not _conflict(param, other_param) or other.ramp_s <= 0 and ev.ramp_s <= 0:
-                    continue
-                same_time = other.at_s == ev.at_s
-                if same_time or (other.at_s < ev.at_s + ev.ramp_s and ev.at_s < other.at_s + other.ramp_s):
-                    field_name = "ramp" if ev.ramp_s > 0 else "at"
-                    window = f"{format_seconds(float(other.at_s))}-{format_seconds(float(other.at_s + other.ramp_s))}"
-                    r.error(("events", ev.index, field_name),
-                            f"changes {param} while events[{other.index}] still ramps it ({window})",
-                            "let one ramp end before the next change of the same parameter")
-                    break
-            spans.append((ev, param))
+            groups = [param] + (["weight *"] if param == "prompts" else ["prompts"] if param.startswith("weight") else [])
+            other = next((o for g in groups if g in spans and (o := spans[g].overlapping(ev))), None)
+            if other is not None:
+                field_name = "ramp" if ev.ramp_s > 0 else "at"
+                window = f"{format_seconds(float(other.at_s))}-{format_seconds(float(other.at_s + other.ramp_s))}"
+                r.error(("events", ev.index, field_name),
+                        f"changes {param} while events[{other.index}] still ramps it ({window})",
+                        "let one ramp end before the next change of the same parameter")
+            for group in [param] + (["weight *"] if param.startswith("weight") else []):
+                spans.setdefault(group, _Spans()).add(ev)
 
 
 def _warn_resets(r: Resolved) -> None:
@@ -258,10 +287,11 @@ def _warn_resets(r: Resolved) -> None:
 
 def _resolve_output(r: Resolved) -> None:
     out = r.timeline.output
-    r.control_interval_s = _length(r, ("control_interval",), r.timeline.control_interval, Fraction(0)) or Fraction(1, 2)
-    if not Fraction(1, 100) <= r.control_interval_s <= 10:
+    interval = _length(r, ("control_interval",), r.timeline.control_interval, Fraction(0))
+    if interval is not None and not Fraction(1, 100) <= interval <= 10:
         r.error(("control_interval",), f"control_interval must be 10 ms to 10 s, got {r.timeline.control_interval!r}")
-        r.control_interval_s = Fraction(1, 2)
+    elif interval is not None:
+        r.control_interval_s = interval
     r.trim_s = _length(r, ("output", "trim_start"), out.trim_start, Fraction(0)) or Fraction(0)
     r.fade_in_s = _length(r, ("output", "fade_in"), out.fade_in, Fraction(0)) or Fraction(0)
     r.fade_out_s = _length(r, ("output", "fade_out"), out.fade_out, r.duration_s) or Fraction(0)
@@ -271,6 +301,9 @@ def _resolve_output(r: Resolved) -> None:
                  "seam_crossfade": r.seam_crossfade_s}[name]
         if value < 0:
             r.error(("output", name), f"{name} must be >= 0, got {getattr(out, name)!r}")
+    if r.trim_s > MAX_TRIM_S:
+        r.error(("output", "trim_start"), f"trim_start must be at most {MAX_TRIM_S // 60} minutes, "
+                f"got {out.trim_start!r}", "the generator settles within a few seconds; 2-5 s is typical")
     if r.duration_s > 0 and r.fade_in_s + r.fade_out_s > r.duration_s:
         r.error(("output", "fade_out"), "fade_in + fade_out are longer than the piece")
     if isinstance(out.loop, LoopSpec) or out.loop is True:

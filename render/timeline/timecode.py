@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -65,12 +66,20 @@ _RE_BAR = re.compile(rf"^bar\s+(\d+)(?:\s*\.\s*({_NUM})|\s+beat\s+({_NUM}))?$")
 _RE_BARDOT = re.compile(r"^(\d+)\.(\d+(?:\.\d+)?)$")
 _RE_LEN = re.compile(rf"^(?:({_NUM})\s*bars?)?\s*(?:({_NUM})\s*beats?)?$")
 
+MAX_SECONDS = 24 * 3600  # no time or duration in a timeline can be longer than the longest piece
+MAX_TIME_CHARS = 40
 TIME_HELP = 'use seconds (90, "90s", "1:30", "1:30.250", "1m30s") or bars ("bar 17", "17.3")'
 DURATION_HELP = 'use seconds (8, "8s", "0:08", "1m30s") or bars ("4 bars", "2 beats")'
 
 
 def _frac(text: str) -> Fraction:
     return Fraction(text)
+
+
+def _bounded(seconds: Fraction, raw: object) -> Fraction:
+    if abs(seconds) > MAX_SECONDS:
+        raise ValueError(f"{raw!r} is beyond 24 h, the longest a timeline can be")
+    return seconds
 
 
 def _number(value: object) -> Fraction | None:
@@ -83,6 +92,13 @@ def _number(value: object) -> Fraction | None:
             raise ValueError(f"{value!r} is not a finite number of seconds")
         return Fraction(repr(value))
     return None
+
+
+def _text(value: str) -> str:
+    text = value.strip().lower()
+    if len(text) > MAX_TIME_CHARS:
+        raise ValueError(f"{value[:MAX_TIME_CHARS]!r}... is too long to be a time ({len(value)} characters)")
+    return text
 
 
 def _seconds_from_text(text: str) -> Fraction | None:
@@ -113,10 +129,10 @@ def parse_time(value: object) -> Seconds | BarPosition:
     """Parse a position. Raises ``ValueError`` with a message that shows the accepted forms."""
     number = _number(value)
     if number is not None:
-        return Seconds(number)
+        return Seconds(_bounded(number, value))
     if not isinstance(value, str):
         raise ValueError(f"expected a time, got {type(value).__name__} {value!r}; {TIME_HELP}")
-    text = value.strip().lower()
+    text = _text(value)
     m = _RE_BAR.match(text)
     if m:
         beat = m.group(2) or m.group(3) or "1"
@@ -127,7 +143,7 @@ def parse_time(value: object) -> Seconds | BarPosition:
     seconds = _seconds_from_text(text)
     if seconds is None:
         raise ValueError(f"cannot read {value!r} as a time; {TIME_HELP}")
-    return Seconds(seconds)
+    return Seconds(_bounded(seconds, value))
 
 
 def _bar(bar: int, beat: Fraction, raw: object) -> BarPosition:
@@ -142,17 +158,17 @@ def parse_duration(value: object) -> Seconds | MusicalLength:
     """Parse a duration (seconds or bars/beats). Raises ``ValueError``."""
     number = _number(value)
     if number is not None:
-        return Seconds(number)
+        return Seconds(_bounded(number, value))
     if not isinstance(value, str):
         raise ValueError(f"expected a duration, got {type(value).__name__} {value!r}; {DURATION_HELP}")
-    text = value.strip().lower()
+    text = _text(value)
     m = _RE_LEN.match(text)
     if m and (m.group(1) or m.group(2)):
         return MusicalLength(_frac(m.group(1) or "0"), _frac(m.group(2) or "0"))
     seconds = _seconds_from_text(text)
     if seconds is None:
         raise ValueError(f"cannot read {value!r} as a duration; {DURATION_HELP}")
-    return Seconds(seconds)
+    return Seconds(_bounded(seconds, value))
 
 
 def parse_meter(text: str) -> tuple[int, int]:
@@ -194,18 +210,10 @@ class TempoMap:
         return self.beat_s(bpm) * self.beats_per_bar
 
     def _segment_for_bar(self, bar: Fraction) -> _Segment:
-        current = self.segments[0]
-        for seg in self.segments[1:]:
-            if seg.start_bar <= bar:
-                current = seg
-        return current
+        return self.segments[max(0, bisect_right(self.segments, bar, lo=1, key=lambda s: s.start_bar) - 1)]
 
     def _segment_for_time(self, t: Fraction) -> _Segment:
-        current = self.segments[0]
-        for seg in self.segments[1:]:
-            if seg.start_s <= t:
-                current = seg
-        return current
+        return self.segments[max(0, bisect_right(self.segments, t, lo=1, key=lambda s: s.start_s) - 1)]
 
     def position_s(self, pos: BarPosition) -> Fraction:
         """Seconds at bar ``pos.bar``, beat ``pos.beat``."""
@@ -243,7 +251,7 @@ class TempoMap:
         """A new map whose tempo becomes ``bpm`` at ``t``, starting a new bar there."""
         bar = self.bar_at(t)
         start_bar = math.floor(bar) if bar == math.floor(bar) else math.floor(bar) + 1
-        kept = tuple(s for s in self.segments if s.start_s < t)
+        kept = self.segments[: bisect_left(self.segments, t, key=lambda s: s.start_s)]  # those before t
         return TempoMap(self.beats_per_bar, self.beat_unit, kept + (_Segment(t, start_bar, int(bpm)),))
 
     def bpm_at(self, t: Fraction) -> int:
