@@ -35,7 +35,7 @@ from .progress import RenderProgress
 app = typer.Typer()
 
 _QUICK = "Quick render (no timeline file)"
-Formats = Annotated[Optional[list[str]], typer.Option("--format", "-f", help="wav, mp3, flac (repeat or comma-separate). Default: the timeline's.")]
+Formats = Annotated[Optional[list[str]], typer.Option("--format", "-f", help="wav, mp3, flac, ogg, opus (repeat or comma-separate). Default: the timeline's.")]
 Loudness = Annotated[Optional[str], typer.Option("--loudness", help="Target LUFS (e.g. -14) or 'off'. Default: the timeline's.")]
 
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from render.audio import Segment
+from render.audio import SAMPLE_RATE, Segment
 from render.errors import ExportError, RenderError
 from render.master import MasterReport, MasterSettings, master_piece
 
-from .writers import ExportSettings, Loop, TagSet, Writer, open_writers
+from .tags import Loop, TagSet
+from .writers import ExportSettings, Writer, open_writers
 
 __all__ = ["finish", "FinishReport"]
 
@@ -46,7 +47,7 @@ def finish(
     *,
     progress: Callable[[str, float], None] | None = None,
 ) -> FinishReport:
-    """Stitch, master and write ``out_dir/name.{wav,mp3,flac}`` atomically, streaming in blocks.
+    """Stitch, master and write ``out_dir/name.{wav,mp3,flac,ogg,opus}`` atomically, streaming in blocks.
 
     Args:
         segments: the spooled sessions, in any order.
@@ -72,11 +73,14 @@ def finish(
             raise
         raise ExportError(f"writing {name} in {out_dir} failed: {exc}",
                           hint="no partial file was left; fix the cause and re-run") from exc
-    loop = Loop(start_frame=0, length_frames=report.frames) if master.loop_crossfade_frames else None
+    loop = None
+    if master.loop_crossfade_frames:
+        start = round(master.loop_start_frames * export.sample_rate / SAMPLE_RATE)
+        loop = Loop(start_frame=start, length_frames=report.frames - start)
     t = time.perf_counter()
     files = _publish(list(writers), tags, loop)  # type: ignore[arg-type]
     report.timings_s["tags"] = round(time.perf_counter() - t, 3)
-    loop_d = {"start_frame": 0, "length_frames": files[0]["frames"]} if loop else None
+    loop_d = {"start_frame": loop.start_frame, "length_frames": loop.length_frames} if loop else None
     return FinishReport.of(report, loop_d, files)
 
 
