@@ -93,7 +93,8 @@ def _loop_extra(tags: TagSet, loop: Loop | None) -> dict[str, str]:
 def fill_id3(id3: Any, tags: TagSet, loop: Loop | None, sample_rate: int, total_frames: int) -> None:
     """Add every tag, the loop points (TXXX) and the cue markers (CHAP + CTOC) to an ID3 tag.
 
-    The date goes in as TDRC; saving as ID3v2.3 (as the writers do) stores it as TYER + TDAT.
+    The tag is then converted for ID3v2.3 (what the writers save): the date TDRC becomes TYER + TDAT,
+    which v2.3 players read (mutagen and v2.4 readers show it as TDRC again).
     """
     from mutagen import id3 as m
 
@@ -106,6 +107,7 @@ def fill_id3(id3: Any, tags: TagSet, loop: Loop | None, sample_rate: int, total_
     for key, value in _loop_extra(tags, loop).items():
         id3.add(m.TXXX(encoding=1, desc=key, text=[value]))
     _add_chapters(id3, tags.cues, sample_rate, total_frames)
+    id3.update_to_v23()
 
 
 def _add_chapters(id3: Any, cues: Sequence[Cue], sample_rate: int, total_frames: int) -> None:
