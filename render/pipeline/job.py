@@ -63,6 +63,8 @@ class RenderOptions:
     seam_align_ms: float = 0.0
     offline_chunk_frames: int = 96_000
     work_dir: Path | None = None
+    stems: tuple[str, ...] | None = None
+    command_line: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +119,7 @@ class Prepared:
     job_hash: str
     audio_hash: str
     options: RenderOptions
+    original: LoadedTimeline | None = None  # as loaded, before the options' overrides
 
 
 def _load(source: str | Path | Timeline | LoadedTimeline | Mapping[str, Any]) -> LoadedTimeline:
@@ -144,6 +147,11 @@ def _apply_overrides(loaded: LoadedTimeline, options: RenderOptions) -> LoadedTi
         out_update["loudness_lufs"] = value
     if options.name is not None:
         out_update["name"] = options.name
+    if options.stems is not None:
+        bad = sorted(set(options.stems) - {"drums", "bass", "other"})
+        if bad:
+            raise UsageError(f"--stems {','.join(options.stems)}: use drums, bass and/or other")
+        out_update["stems"] = list(dict.fromkeys(options.stems))
     top: dict[str, Any] = {}
     if out_update:
         top["output"] = tl.output.model_copy(update=out_update)
@@ -202,11 +210,12 @@ def _safe_out(out_dir: Path, name: str) -> None:
 def prepare(source: Any, out_dir: str | Path, options: RenderOptions | None = None) -> Prepared:
     """Load, override, plan and pick the backend, without rendering anything."""
     options = options or RenderOptions()
-    loaded = _apply_overrides(_load(source), options)
+    original = _load(source)
+    loaded = _apply_overrides(original, options)
     schedule = plan(loaded, control_interval_s=options.control_interval_s)
     backend, reason = select_backend(options.backend, options.lyria, offline_chunk_frames=options.offline_chunk_frames)
     out = Path(out_dir)
     name = loaded.name
     _safe_out(out, name)
     return Prepared(loaded, schedule, backend, reason, name, out, job_hash(loaded, backend, options),
-                    audio_hash(loaded, backend, options), options)
+                    audio_hash(loaded, backend, options), options, original)

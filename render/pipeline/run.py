@@ -189,7 +189,8 @@ def _produce(p: Prepared, spool: Spool, resumed: bool, progress: Callable[[Any],
     timings["master_export"] = time.perf_counter() - t1
     timings.update({f"master.{k}": v for k, v in (jsonable(report).get("timings_s") or {}).items()})
     timings["total"] = time.perf_counter() - started
-    manifest = build_manifest(p, conduct=conduct, finish=report, timings=timings, resumed=resumed)
+    manifest = build_manifest(p, conduct=conduct, finish=report, timings=timings, resumed=resumed,
+                              tags=tag_notes(p))
     written = manifest_path(p.out_dir, p.name)
     atomic_write_text(written, json.dumps(manifest, indent=2) + "\n")
     return manifest, written
@@ -205,7 +206,7 @@ def _remove_if_empty(folder: Path) -> None:
 def _result(p: Prepared, manifest: dict[str, Any], written: Path, wall_s: float) -> RenderResult:
     after = (manifest.get("master") or {}).get("loudness_after") or {}
     files = tuple(
-        OutputFile(format=f["format"], path=Path(f["path"]), frames=int(f["frames"]),
+        OutputFile(format=f["format"], path=p.out_dir / f["path"], frames=int(f["frames"]),
                    sample_rate=int(f["sample_rate"]), sha256=f["sha256"])
         for f in manifest.get("files", [])
     )
