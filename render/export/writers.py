@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,24 @@ class _OggWriter(_SoundFileWriter):
 
     def tag(self, tags: TagSet, loop: Loop | None) -> None:
         self.vorbis_tag(tags, loop)
+        _fix_serial(self.tmp, zlib.crc32(self.final.name.encode()))
+
+
+def _fix_serial(path: Path, serial: int) -> None:
+    """Give every Ogg page one serial from the file name (libsndfile picks a random one), so equal
+    renders are equal bytes; mutagen recomputes each page's CRC."""
+    from mutagen.ogg import OggPage
+
+    out = bytearray()
+    with open(path, "rb") as f:
+        while True:
+            try:
+                page = OggPage(f)
+            except EOFError:
+                break
+            page.serial = serial
+            out += page.write()
+    path.write_bytes(out)
 
 
 class _OpusWriter(_OggWriter):

@@ -103,6 +103,8 @@ def _relative(path: str | Path, folder: Path) -> str:
 def _timeline_section(prepared: "Prepared") -> dict[str, Any]:
     original = prepared.original or prepared.loaded
     source = _relative(original.path, prepared.out_dir) if original.path else original.source
+    if original.source.endswith("#timeline"):  # a replay: the timeline came from a manifest
+        source = _relative(original.source.removesuffix("#timeline"), prepared.out_dir) + "#timeline"
     return {
         "source": source,
         "sha256": original.sha256,
