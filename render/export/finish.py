@@ -15,11 +15,12 @@ from typing import Any, Callable, Sequence
 from render.audio import SAMPLE_RATE, Segment
 from render.errors import ExportError, RenderError
 from render.master import MasterReport, MasterSettings, master_piece
+from render.master.stems import stem_piece
 
 from .tags import Loop, TagSet
 from .writers import ExportSettings, Writer, open_writers
 
-__all__ = ["finish", "FinishReport"]
+__all__ = ["finish", "FinishReport", "finish_stem"]
 
 
 @dataclass(kw_only=True)
@@ -95,3 +96,21 @@ def _publish(writers: list[Writer], tags: TagSet, loop: Loop | None) -> list[dic
             w.abort()
         raise
     return files
+
+
+def finish_stem(segments: Sequence[Segment], master: MasterSettings, export: ExportSettings, out_dir: Path,
+                name: str, tags: TagSet, gain_db: float, loop: dict[str, int] | None) -> list[dict[str, Any]]:
+    """Write one stem as ``out_dir/name.*`` with the mix's settings and gain (see :mod:`render.master.stems`).
+
+    ``loop`` is the mix's loop points (from its :class:`FinishReport`), so every stem loops with it.
+    """
+    export.validate()
+    try:
+        _, writers = stem_piece(segments, master, gain_db, lambda: open_writers(out_dir, name, export, tags),
+                                output_rate=export.sample_rate)
+    except Exception as exc:
+        if isinstance(exc, RenderError):
+            raise
+        raise ExportError(f"writing stem {name} in {out_dir} failed: {exc}",
+                          hint="no partial file was left; fix the cause and re-run") from exc
+    return _publish(list(writers), tags, Loop(**loop) if loop else None)  # type: ignore[arg-type]

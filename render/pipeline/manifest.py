@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from render.backends.secrets import redact, resolve_api_key
-
 from render.files import jsonable
 from render.schedule import schedule_dict
 from render.version import __version__

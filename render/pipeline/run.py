@@ -184,16 +184,26 @@ def _produce(p: Prepared, spool: Spool, resumed: bool, progress: Callable[[Any],
     timings["conduct"] = time.perf_counter() - started
     t1 = time.perf_counter()
     stage_cb = (lambda stage, frac: progress(("master", stage, frac))) if progress else None
-    report = finish(spool.segments(), master_settings(p), export_settings(p), p.out_dir, p.name, tag_set(p),
-                    progress=stage_cb)
+    settings = master_settings(p), export_settings(p), tag_set(p)
+    report = finish(spool.segments(), *settings[:2], p.out_dir, p.name, settings[2], progress=stage_cb)
     timings["master_export"] = time.perf_counter() - t1
+    stems = _stems(p, report, session_gate, settings)
+    timings["stems"] = time.perf_counter() - t1 - timings["master_export"]
     timings.update({f"master.{k}": v for k, v in (jsonable(report).get("timings_s") or {}).items()})
     timings["total"] = time.perf_counter() - started
     manifest = build_manifest(p, conduct=conduct, finish=report, timings=timings, resumed=resumed,
-                              tags=tag_notes(p))
+                              tags=tag_notes(p), stems=stems)
     written = manifest_path(p.out_dir, p.name)
     atomic_write_text(written, json.dumps(manifest, indent=2) + "\n")
     return manifest, written
+
+
+def _stems(p: Prepared, report: Any, session_gate: Any, settings: tuple[Any, Any, Any]) -> list[dict[str, Any]]:
+    if not p.loaded.timeline.output.stems:
+        return []
+    from .stems import render_stems
+
+    return render_stems(p, report, lambda c: _conduct(c, False, None), session_gate, _conductor_options(p), settings)
 
 
 def _remove_if_empty(folder: Path) -> None:
