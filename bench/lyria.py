@@ -30,12 +30,12 @@ from render.controls import GenerationConfig, WeightedPrompt
 KEY = "bench-key-not-secret"
 
 
-def start_server(state: Path, chunk_s: float) -> tuple[subprocess.Popen[bytes], dict]:
+def start_server(state: Path, chunk_s: float, pace: str = "realtime") -> tuple[subprocess.Popen[bytes], dict]:
     """Start ``serve`` in its own process and wait for its ready file."""
     ready = state / "ready.json"
     env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "render", "serve", "--port", "0", "--pace", "realtime", "--chunk-s", str(chunk_s),
+        [sys.executable, "-m", "render", "serve", "--port", "0", "--pace", pace, "--chunk-s", str(chunk_s),
          "--require-key", KEY, "--state-dir", str(state), "--ready-file", str(ready)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
     )
