@@ -5,6 +5,7 @@ Files are read back with independent readers: soundfile for frames, mutagen for 
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import mutagen
@@ -106,3 +107,28 @@ def test_loop_start_is_seamless(tmp_path: Path, segment) -> None:
     # at the loop point's far end the crossfade is all "continuation of the end": stream frames dur..dur+xfade
     tail = src.stream(dur, dur + xfade)
     assert np.abs(piece[start] - tail[0]).max() < np.abs(piece[start] - src.stream(start, start + 1)[0]).max() + 1e-6
+
+
+def _resolve(output: dict, events: list | None = None):
+    from render.timeline.model import Timeline
+    from render.timeline.resolve import resolve
+
+    return resolve(Timeline.model_validate({"duration": 16, "prompts": {"a": 1}, "config": {"bpm": 120},
+                                            "events": events or [], "output": output}))
+
+
+def test_loop_start_in_bars_and_its_warnings() -> None:
+    r = _resolve({"loop": {"start": "bar 3", "crossfade": "1 bar"}, "fade_out": 2, "formats": ["wav"]},
+                 [{"at": "bar 5", "config": {"bpm": 90}}])
+    assert not r.errors and r.loop_start_s == 4 and r.loop_crossfade_s == Fraction(8, 3)  # 1 bar at the end: 90 bpm
+    warnings = {(i.path, i.message.split(",")[0]) for i in r.issues if i.severity == "warning"}
+    assert (("output", "fade_out"), "fade_in and fade_out are ignored on a loop (a loop has no ends to fade)") in warnings
+    assert any(path == ("events", 0, "config") and "cannot loop musically" in i.message
+               for i in r.issues for path in [i.path])
+
+
+def test_loop_start_errors_and_opus_rate_are_located() -> None:
+    r = _resolve({"loop": {"start": 15, "crossfade": 1}})
+    assert [i.path for i in r.errors] == [("output", "loop", "start")]
+    r = _resolve({"formats": ["opus"], "sample_rate": 44100})
+    assert [(i.path, "Opus" in i.message) for i in r.errors] == [(("output", "sample_rate"), True)]
