@@ -15,7 +15,6 @@ from render.audio import Waveform
 from render.backends import BackendChoice, LyriaSettings, select_backend
 from render.backends.base import Backend
 from render.errors import RenderError, UsageError
-from render.export.writers import FORMATS
 from render.files import jsonable
 from render.schedule import Schedule, plan
 from render.timeline.loader import LoadedTimeline, load_timeline, timeline_from_data
@@ -136,6 +135,8 @@ def _apply_overrides(loaded: LoadedTimeline, options: RenderOptions) -> LoadedTi
     tl = loaded.timeline
     out_update: dict[str, Any] = {}
     if options.formats is not None:
+        from render.export.writers import FORMATS  # lazy: `--help` loads no audio library
+
         bad = sorted(set(options.formats) - set(FORMATS))
         if bad or not options.formats:
             raise UsageError(f"--format {','.join(options.formats)}: use one or more of {', '.join(FORMATS)}")
