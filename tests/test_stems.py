@@ -92,3 +92,17 @@ def test_stems_option_writes_files_listed_with_hashes(tmp_path: Path) -> None:
     assert hashlib.sha256((tmp_path / "q.bass.flac").read_bytes()).hexdigest() == stem["sha256"]
     assert sf.info(tmp_path / "q.bass.flac").frames == sf.info(tmp_path / "q.flac").frames == 2 * FS
     assert not (tmp_path / ".lyria-render").exists() or not any((tmp_path / ".lyria-render").iterdir())
+
+
+def test_batch_stems_are_owned_outputs(tmp_path: Path) -> None:
+    from helpers.batch import write_timeline
+
+    from render.batch.render import render_batch
+    from render.batch.results import BatchOptions
+
+    write_timeline(tmp_path / "in" / "a.yaml", formats=("ogg",))
+    options = BatchOptions(render=RenderOptions(backend="offline", stems=("drums",)), jobs=1)
+    first = render_batch([tmp_path / "in"], tmp_path / "in" / "out", options)
+    assert first.exit_code == 0 and (tmp_path / "in" / "out" / "a.drums.ogg").is_file()
+    again = render_batch([tmp_path / "in"], tmp_path / "in" / "out", options)  # OUTDIR inside the input folder
+    assert [j.status for j in again.jobs] == ["skipped"] and again.orphans == ()
