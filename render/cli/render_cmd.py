@@ -129,7 +129,8 @@ def render(
     if from_manifest is not None:
         if timeline is not None or prompt is not None:
             raise UsageError("give a TIMELINE, --prompt or --from-manifest, not more than one")
-        source, options = replay_options(from_manifest, resume, fresh, keep_spool, dry_run, argv)
+        lyria = lyria_settings(api_key_file, model, api_version, base_url, ca_cert)
+        source, options = replay_options(from_manifest, lyria, resume, fresh, keep_spool, dry_run, argv)
         return _run(source, out, options, quiet, as_json)
     config = {"bpm": bpm, "scale": scale, "density": density, "brightness": brightness}
     source = _source(timeline, prompt, duration, seed, name, config)
@@ -144,12 +145,12 @@ def render(
     _run(source, out, options, quiet, as_json)
 
 
-def replay_options(manifest: Path, resume: bool, fresh: bool, keep_spool: bool, dry_run: bool,
+def replay_options(manifest: Path, lyria: Any, resume: bool, fresh: bool, keep_spool: bool, dry_run: bool,
                    argv: tuple[str, ...]) -> tuple[Any, RenderOptions]:
-    """The timeline and options of ``--from-manifest`` (the run flags still come from this command)."""
+    """The timeline and options of ``--from-manifest`` (how to connect and run still come from this command)."""
     from render.pipeline.replay import from_manifest
 
-    return from_manifest(manifest, resume=resume, fresh=fresh, keep_spool=keep_spool, dry_run=dry_run,
+    return from_manifest(manifest, lyria=lyria, resume=resume, fresh=fresh, keep_spool=keep_spool, dry_run=dry_run,
                          command_line=argv)
 
 

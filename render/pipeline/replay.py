@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -113,4 +114,7 @@ def from_manifest(path: str | Path, **changes: Any) -> tuple[LoadedTimeline, Ren
     kwargs.update(backend=backend, strict=bool(options.get("strict", False)), loudness_lufs=KEEP)
     kwargs.update(_overrides(p, data.get("overrides", {})))
     kwargs.update(changes)
+    model = options.get("model")
+    if backend == "lyria" and "lyria" in kwargs and isinstance(model, str) and re.fullmatch(r"[\w./-]{1,200}", model):
+        kwargs["lyria"] = replace(kwargs["lyria"], model=model)  # the model the manifest was rendered with
     return loaded, RenderOptions(**kwargs)
