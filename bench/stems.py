@@ -48,7 +48,7 @@ def measure(out: Path) -> dict[str, float]:
     rms = lambda x: float(np.sqrt(np.mean(x**2)) + 1e-12)  # noqa: E731
     figures = {f"{s} dBFS": 20 * np.log10(rms(x)) for s, x in parts.items()}
     figures["sum error dB"] = 20 * np.log10(rms(mix - sum(parts.values())) / rms(mix))
-    limited = json.loads((out / "mix.json").read_text())["master"]["limiter_frames_limited"]
+    limited = json.loads((out / "mix.manifest.json").read_text())["master"]["limiter_frames_limited"]
     figures["limited frames"] = float(limited)
     return figures
 

@@ -39,6 +39,7 @@ output:
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("manifest")
     (root / "tl.yaml").write_text(TIMELINE)
+    (root / "old.json").write_text(json.dumps({"manifest_version": 1, "name": "old"}))  # an older NAME.json manifest
     args = ["-q", "render", str(root / "tl.yaml"), "-o", str(root / "a"), "--backend", "offline",
             "--loudness", "-16", "--seed", "4"]
     with pytest.MonkeyPatch.context() as mp:
@@ -49,18 +50,18 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_from_manifest_gives_identical_bytes_offline(rendered: Path) -> None:
-    result = runner.invoke(app, ["-q", "render", "--from-manifest", str(rendered / "a" / "tl.json"),
+    result = runner.invoke(app, ["-q", "render", "--from-manifest", str(rendered / "a" / "tl.manifest.json"),
                                  "-o", str(rendered / "b")])
     assert result.exit_code == 0, result.output
     for fmt in FORMATS:
         assert (rendered / "a" / f"tl.{fmt}").read_bytes() == (rendered / "b" / f"tl.{fmt}").read_bytes(), fmt
-    again = json.loads((rendered / "b" / "tl.json").read_text())
+    again = json.loads((rendered / "b" / "tl.manifest.json").read_text())
     assert again["overrides"] == {"seed": 4, "loudness_lufs": -16.0}
-    assert again["timeline"]["source"] == "../a/tl.json#timeline"
+    assert again["timeline"]["source"] == "../a/tl.manifest.json#timeline"
 
 
 def test_manifest_content_reloads_and_keeps_overrides_apart(rendered: Path) -> None:
-    m = json.loads((rendered / "a" / "tl.json").read_text())
+    m = json.loads((rendered / "a" / "tl.manifest.json").read_text())
     tl = m["timeline"]
     assert tl["text"] == TIMELINE and tl["syntax"] == "yaml" and tl["source"] == "../tl.yaml"
     reloaded = timeline_from_data(tl["content"]).timeline  # no null the loader refuses
@@ -95,7 +96,7 @@ def test_secrets_are_removed_from_the_command_line(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setenv("GEMINI_API_KEY", "sekret-123")
     argv = ["lyria-render", "render", "x.yaml", "--base-url", "http://u:sekret-123@h", "--api-key", "abc", "--key=def"]
-    assert redacted_command_line(argv) == ["lyria-render", "render", "x.yaml", "--base-url", "http://u:***@h",
+    assert redacted_command_line(argv) == ["lyria-render", "render", "x.yaml", "--base-url", "http://***@h",
                                            "--api-key", "***", "--key=***"]
 
 
@@ -107,7 +108,7 @@ def test_secrets_are_removed_from_the_command_line(monkeypatch: pytest.MonkeyPat
     (lambda m: m["backend"].update(backend="/bin/sh"), "backend.backend"),
 ])
 def test_hostile_manifests_are_usage_errors(rendered: Path, tmp_path: Path, edit, fragment: str) -> None:
-    m = json.loads((rendered / "a" / "tl.json").read_text())
+    m = json.loads((rendered / "a" / "tl.manifest.json").read_text())
     edit(m)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(m))
@@ -119,7 +120,7 @@ def test_hostile_manifests_are_usage_errors(rendered: Path, tmp_path: Path, edit
 def test_validate_and_batch_skip_manifests(rendered: Path) -> None:
     results = validate_paths([rendered])
     skipped = {r.path.name for r in results if r.skipped}
-    assert skipped == {"tl.json"} and all(r.ok for r in results)
+    assert skipped == {"tl.manifest.json", "old.json"} and all(r.ok for r in results)
     result = runner.invoke(app, ["validate", str(rendered)])
     assert result.exit_code == 0 and "skipped" in result.stderr and "a render manifest" in result.stderr
     jobs = discover_jobs([rendered], rendered / "elsewhere")

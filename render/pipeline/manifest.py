@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from render.backends.secrets import redact, resolve_api_key
+from render.backends.secrets import redact, redact_url, resolve_api_key
 from render.files import jsonable
 from render.schedule import schedule_dict
 from render.version import __version__
@@ -80,11 +80,11 @@ def event_table(prepared: "Prepared", effective: list[Mapping[str, Any]]) -> lis
 
 
 def redacted_command_line(argv: Sequence[str]) -> list[str]:
-    """``argv`` with the API key (from the environment) and any ``--api-key`` value removed."""
+    """``argv`` with the API key (from the environment), any ``--api-key`` value and secrets in URLs removed."""
     key = resolve_api_key()
     out, hide = [], False
     for arg in argv:
-        out.append("***" if hide else redact(arg, key))
+        out.append("***" if hide else redact_url(redact(arg, key)))
         hide = arg in ("--api-key", "--key")
         if arg.startswith(("--api-key=", "--key=")):
             out[-1] = arg.split("=", 1)[0] + "=***"

@@ -8,19 +8,17 @@ from pathlib import Path
 from typing import Iterable
 
 from render.errors import Problem, TimelineError
-from render.files import expand_paths
+from render.files import MANIFEST_SUFFIX, expand_paths
 
 from .loader import TIMELINE_SUFFIXES, LoadedTimeline, load_timeline
 
-__all__ = ["find_timelines", "ValidationResult", "validate_paths", "is_manifest", "MANIFEST_SUFFIX"]
-
-#: Render manifests are ``NAME.manifest.json``; older ones are recognised by content.
-MANIFEST_SUFFIX = ".manifest.json"
+__all__ = ["find_timelines", "ValidationResult", "validate_paths", "is_manifest"]
 
 
 def is_manifest(path: str | Path) -> bool:
     """Whether ``path`` is a render manifest, by name (``*.manifest.json``) or by content
-    (a JSON object with ``manifest_version``), so an OUTDIR inside an input folder is not read as timelines."""
+    (a JSON object with ``manifest_version``: older ``NAME.json`` ones), so an OUTDIR inside an
+    input folder is not read as timelines."""
     p = Path(path)
     if p.name.lower().endswith(MANIFEST_SUFFIX):
         return True
