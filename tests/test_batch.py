@@ -237,7 +237,7 @@ def test_jobs_file_overrides_reach_the_render(tmp_path: Path) -> None:
     folder = tmp_path / "out" / "songs"
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["intro_v2.flac", "intro_v2.manifest.json"]
     manifest = json.loads((folder / "intro_v2.manifest.json").read_text())
-    assert manifest["seed"] == 9 and manifest["timeline"]["content"]["output"]["loudness_lufs"] == -20
+    assert manifest["seed"] == 9 and manifest["overrides"]["loudness_lufs"] == -20
     assert abs(result.jobs[0].loudness_lufs - -20) < 1.0
 
 

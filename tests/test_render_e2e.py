@@ -102,7 +102,8 @@ def test_manifest_records_everything(rendered) -> None:
     for f in manifest["files"]:
         import hashlib
 
-        assert hashlib.sha256(Path(f["path"]).read_bytes()).hexdigest() == f["sha256"]
+        assert f["path"] == f"e2e.{f['format']}"  # relative to the manifest
+        assert hashlib.sha256((out / f["path"]).read_bytes()).hexdigest() == f["sha256"]
     master = manifest["master"]
     assert master["loudness_before"]["integrated_lufs"] is not None
     assert "gain_db" in master and "limiter_max_reduction_db" in master

@@ -127,7 +127,7 @@ CASES: dict[str, Case] = {
                                                    "did you mean `crossfade`?"),
     "duplicate formats": Case(OK + "output:\n  formats: [wav, wav]\n", 4, 12, "output.formats",
                               "formats lists a format twice"),
-    "unknown format": Case(OK + "output:\n  formats: [wav, ogg]\n", 4, 18, "output.formats[1]", "'ogg' is not allowed"),
+    "unknown format": Case(OK + "output:\n  formats: [wav, aiff]\n", 4, 18, "output.formats[1]", "'aiff' is not allowed"),
     "bad meter": Case(OK + "meter: 4/5\n", 3, 8, "meter", "meter '4/5' is not N/D"),
     "path traversal in output name": Case(OK + "output:\n  name: ../x\n", 4, 9, "output.name",
                                           "is not a safe file name"),

@@ -19,7 +19,6 @@ because today's renders of different prompts share drums and bass.
 from __future__ import annotations
 
 import numpy as np
-
 from measures import load
 
 WINDOW_S = 0.005

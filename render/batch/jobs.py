@@ -16,6 +16,7 @@ from typing import Any, Iterable, Literal
 from render.errors import BatchError, UsageError
 from render.files import expand_paths, read_regular
 from render.timeline import TIMELINE_SUFFIXES
+from render.timeline.discover import is_manifest
 
 __all__ = ["JobOverrides", "BatchJob", "discover_jobs", "load_jobs_file", "parse_shard", "shard_of",
            "select_shard", "name_problem"]
@@ -72,7 +73,8 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
 
     Args:
         paths: timeline files, folders (searched recursively, hidden folders skipped) and globs.
-            Files inside OUTDIR (manifests, when OUTDIR lies in an input folder) are never jobs.
+            Files inside OUTDIR (manifests, when OUTDIR lies in an input folder) and render
+            manifests anywhere (``*.manifest.json``, or JSON with ``manifest_version``) are never jobs.
         out_dir: OUTDIR; each job's ``out_dir`` mirrors its timeline's folder below its root.
         jobs_file: a YAML/JSON list of ``{timeline, formats, loudness, seed, name}``;
             its paths are relative to the jobs file and its folder is their root.
@@ -89,7 +91,7 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
         root, files = _expand(str(raw), None)
         for f in files:
             key = os.path.realpath(f)
-            if key not in seen and not key.startswith(out_real):  # OUTDIR inside an input folder: skip manifests
+            if key not in seen and not key.startswith(out_real) and not is_manifest(f):  # OUTDIR in an input folder
                 seen.add(key)
                 jobs.append(_job(f, root, out_root, JobOverrides(), "argument"))
     if jobs_file is not None:
@@ -97,7 +99,7 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
         for index, spec, overrides in load_jobs_file(jf):
             _, files = _expand(spec, jf.parent)
             jobs.extend(_job(f, jf.parent, out_root, overrides, f"{jf}: jobs[{index}]") for f in files
-                        if not os.path.realpath(f).startswith(out_real))
+                        if not os.path.realpath(f).startswith(out_real) and not is_manifest(f))
     if not jobs:
         raise UsageError("no timelines found", hint="give timeline files, folders or globs, or --jobs-file")
     return jobs

@@ -25,7 +25,7 @@ from .jobs import BatchJob, name_problem
 __all__ = ["BackendIdentity", "PlannedJob", "backend_identity", "plan_jobs", "refuse_conflicts",
            "output_state", "output_states", "find_orphans", "AUDIO_SUFFIXES"]
 
-AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".opus")
 MANIFEST_LIMIT = 64 << 20
 _PARALLEL_MIN_JOBS = 24
 
@@ -130,9 +130,14 @@ def plan_job(job: BatchJob, base: RenderOptions, identity: BackendIdentity, out_
     return PlannedJob(
         job=job, options=options, name=prepared.name,
         job_hash=job_hash(prepared.loaded, identity, options),  # type: ignore[arg-type]
-        formats=tuple(prepared.loaded.timeline.output.formats),
+        formats=_outputs(prepared.loaded.timeline.output),
         duration_s=prepared.schedule.duration_frames / prepared.schedule.sample_rate,
     )
+
+
+def _outputs(output: Any) -> tuple[str, ...]:
+    """File suffixes a job writes: each format, and ``STEM.FORMAT`` for each stem."""
+    return tuple(output.formats) + tuple(f"{stem}.{fmt}" for stem in output.stems for fmt in output.formats)
 
 
 def plan_jobs(jobs: list[BatchJob], base: RenderOptions, identity: BackendIdentity, out_root: Path, *,

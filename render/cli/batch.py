@@ -130,6 +130,7 @@ def batch(
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Offline worker processes (default: the number of cores).")] = None,
     backend: Backend = "auto",
     formats: Formats = None,
+    stems: Annotated[Optional[list[str]], typer.Option("--stems", help="Also write stems: drums, bass, other (repeat or comma-separate).")] = None,
     loudness: Loudness = None,
     force: Annotated[bool, typer.Option("--force", help="Re-render jobs that are up to date.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Render nothing: list stale, missing and orphaned outputs; exit 1 if any are stale or missing.", rich_help_panel=_CI)] = False,
@@ -175,6 +176,7 @@ def batch(
         render=RenderOptions(
             backend=backend, lyria=lyria_settings(api_key_file, model, api_version, base_url, ca_cert),  # type: ignore[arg-type]
             formats=parse_formats(formats), loudness_lufs=parse_loudness(loudness), strict=strict,
+            stems=parse_formats(stems),
             control_interval_s=control_interval, session_limit_s=session_limit, stall_timeout_s=stall_timeout,
             max_reconnects=max_reconnects,
         ),

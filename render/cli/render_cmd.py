@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -36,7 +37,7 @@ from .progress import RenderProgress
 app = typer.Typer()
 
 _QUICK = "Quick render (no timeline file)"
-Formats = Annotated[Optional[list[str]], typer.Option("--format", "-f", help="wav, mp3, flac (repeat or comma-separate). Default: the timeline's.")]
+Formats = Annotated[Optional[list[str]], typer.Option("--format", "-f", help="wav, mp3, flac, ogg, opus (repeat or comma-separate). Default: the timeline's.")]
 Loudness = Annotated[Optional[str], typer.Option("--loudness", help="Target LUFS (e.g. -14) or 'off'. Default: the timeline's.")]
 
 
@@ -111,6 +112,8 @@ def render(
     max_reconnects: MaxReconnects = 5,
     strict: Strict = False,
     as_json: JsonFlag = False,
+    stems: Annotated[Optional[list[str]], typer.Option("--stems", help="Also write stems: drums, bass, other (repeat or comma-separate).")] = None,
+    from_manifest: Annotated[Optional[Path], typer.Option("--from-manifest", help="Re-render what a manifest (NAME.json) describes.", dir_okay=False)] = None,
 ) -> None:
     """Render a timeline to WAV/MP3/FLAC plus a JSON manifest (NAME.manifest.json).
 
@@ -120,8 +123,16 @@ def render(
       lyria-render render timelines/trailer.yaml --format wav,flac --loudness -16
       lyria-render render --prompt "Indie Pop:0.6, Sitar:2, Danceable:1.4" --duration 20s --bpm 140 --scale F_MAJOR_D_MINOR
       lyria-render render timelines/seed_example.yaml --resume     # after Ctrl-C or a crash
+      lyria-render render --from-manifest out/seed_example.json -o again/
     """
     quiet = bool((ctx.obj or {}).get("quiet"))
+    argv = tuple(sys.argv)
+    if from_manifest is not None:
+        if timeline is not None or prompt is not None:
+            raise UsageError("give a TIMELINE, --prompt or --from-manifest, not more than one")
+        lyria = lyria_settings(api_key_file, model, api_version, base_url, ca_cert)
+        source, options = replay_options(from_manifest, lyria, resume, fresh, keep_spool, dry_run, argv)
+        return _run(source, out, options, quiet, as_json)
     config = {"bpm": bpm, "scale": scale, "density": density, "brightness": brightness}
     source = _source(timeline, prompt, duration, seed, name, config)
     options = RenderOptions(
@@ -130,7 +141,22 @@ def render(
         resume=resume, fresh=fresh, keep_spool=keep_spool, dry_run=dry_run, strict=strict,
         control_interval_s=control_interval, session_limit_s=session_limit, stall_timeout_s=stall_timeout,
         max_reconnects=max_reconnects, seam_align_ms=seam_align_ms,
+        stems=parse_formats(stems), command_line=argv,
     )
+    _run(source, out, options, quiet, as_json)
+
+
+def replay_options(manifest: Path, lyria: Any, resume: bool, fresh: bool, keep_spool: bool, dry_run: bool,
+                   argv: tuple[str, ...]) -> tuple[Any, RenderOptions]:
+    """The timeline and options of ``--from-manifest`` (how to connect and run still come from this command)."""
+    from render.pipeline.replay import from_manifest
+
+    return from_manifest(manifest, lyria=lyria, resume=resume, fresh=fresh, keep_spool=keep_spool, dry_run=dry_run,
+                         command_line=argv)
+
+
+def _run(source: Any, out: Path, options: RenderOptions, quiet: bool, as_json: bool) -> None:
+    dry_run = options.dry_run
     prepared = prepare(source, out, options)
     console.info(f"backend: {prepared.backend_reason}", quiet=quiet)
     for w in prepared.loaded.warnings:

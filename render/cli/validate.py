@@ -26,12 +26,15 @@ def validate(paths: Paths, as_json: JsonFlag = False) -> None:
     results = validate_paths(paths)
     if as_json:
         payload = [
-            {"path": str(r.path), "ok": r.ok,
+            {"path": str(r.path), "ok": r.ok, "skipped": r.skipped,
              "problems": [p.as_dict() for p in r.problems], "warnings": [w.as_dict() for w in r.warnings]}
             for r in results
         ]
         console.result(json.dumps(payload, indent=2))
     for r in results:
+        if r.skipped:
+            console.info(f"skipped {r.path}: {r.skipped}")
+            continue
         for w in r.warnings:
             console.error(w.format())
         if r.ok:
@@ -43,7 +46,7 @@ def validate(paths: Paths, as_json: JsonFlag = False) -> None:
             for p in r.problems:
                 console.error(p.format())
     bad = [r for r in results if not r.ok]
-    if not results:
+    if not [r for r in results if not r.skipped]:
         console.error("no timeline files found")
         raise typer.Exit(2)
     if bad:

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from render.audio import Segment
+from render.audio import SAMPLE_RATE, Segment
 from render.errors import ExportError, RenderError
 from render.master import MasterReport, MasterSettings, master_piece
+from render.master.stems import stem_piece
 
-from .writers import ExportSettings, Loop, TagSet, Writer, open_writers
+from .tags import Loop, TagSet
+from .writers import ExportSettings, Writer, open_writers
 
-__all__ = ["finish", "FinishReport"]
+__all__ = ["finish", "FinishReport", "finish_stem"]
 
 
 @dataclass(kw_only=True)
@@ -46,7 +48,7 @@ def finish(
     *,
     progress: Callable[[str, float], None] | None = None,
 ) -> FinishReport:
-    """Stitch, master and write ``out_dir/name.{wav,mp3,flac}`` atomically, streaming in blocks.
+    """Stitch, master and write ``out_dir/name.{wav,mp3,flac,ogg,opus}`` atomically, streaming in blocks.
 
     Args:
         segments: the spooled sessions, in any order.
@@ -72,11 +74,14 @@ def finish(
             raise
         raise ExportError(f"writing {name} in {out_dir} failed: {exc}",
                           hint="no partial file was left; fix the cause and re-run") from exc
-    loop = Loop(start_frame=0, length_frames=report.frames) if master.loop_crossfade_frames else None
+    loop = None
+    if master.loop_crossfade_frames:
+        start = round(master.loop_start_frames * export.sample_rate / SAMPLE_RATE)
+        loop = Loop(start_frame=start, length_frames=report.frames - start)
     t = time.perf_counter()
     files = _publish(list(writers), tags, loop)  # type: ignore[arg-type]
     report.timings_s["tags"] = round(time.perf_counter() - t, 3)
-    loop_d = {"start_frame": 0, "length_frames": files[0]["frames"]} if loop else None
+    loop_d = {"start_frame": loop.start_frame, "length_frames": loop.length_frames} if loop else None
     return FinishReport.of(report, loop_d, files)
 
 
@@ -91,3 +96,21 @@ def _publish(writers: list[Writer], tags: TagSet, loop: Loop | None) -> list[dic
             w.abort()
         raise
     return files
+
+
+def finish_stem(segments: Sequence[Segment], master: MasterSettings, export: ExportSettings, out_dir: Path,
+                name: str, tags: TagSet, gain_db: float, loop: dict[str, int] | None) -> list[dict[str, Any]]:
+    """Write one stem as ``out_dir/name.*`` with the mix's settings and gain (see :mod:`render.master.stems`).
+
+    ``loop`` is the mix's loop points (from its :class:`FinishReport`), so every stem loops with it.
+    """
+    export.validate()
+    try:
+        _, writers = stem_piece(segments, master, gain_db, lambda: open_writers(out_dir, name, export, tags),
+                                output_rate=export.sample_rate)
+    except Exception as exc:
+        if isinstance(exc, RenderError):
+            raise
+        raise ExportError(f"writing stem {name} in {out_dir} failed: {exc}",
+                          hint="no partial file was left; fix the cause and re-run") from exc
+    return _publish(list(writers), tags, Loop(**loop) if loop else None)  # type: ignore[arg-type]

@@ -7,23 +7,28 @@ onto its final name, and deleted on any error.
 
 MP3 is encoded with pedalboard's LAME writer (2-4x faster than libsndfile's here, see
 ``bench/master.py``); it writes the LAME/Xing header with encoder delay and padding, so
-the file decodes to the exact frame count, and mutagen adds ID3v2.3 tags.
+the file decodes to the exact frame count, and mutagen adds ID3v2.3 tags. OGG Vorbis and
+Opus are encoded by libsndfile (exact decoded frame counts: Vorbis end-granule trimming,
+Opus pre-skip), tagged with Vorbis comments. Tags come from one table (:mod:`.tags`).
 """
 
 from __future__ import annotations
 
 import abc
 import os
-import struct
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from render.audio import SAMPLE_RATE
 from render.errors import ExportError
 from render.files import sha256_file, temp_path
+
+from .riff import acid_chunk, append_chunks, cue_chunks, smpl_chunk
+from .tags import Loop, TagSet, fill_id3, vorbis_comments
 
 __all__ = [
     "ExportSettings",
@@ -34,7 +39,8 @@ __all__ = [
     "FORMATS",
 ]
 
-FORMATS = ("wav", "mp3", "flac")
+FORMATS = ("wav", "mp3", "flac", "ogg", "opus")
+OPUS_RATE = 48_000  # the only rate Opus encodes (RFC 7845); not the stream rate by coincidence
 _WAV_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 _FLAC_SUBTYPES = ("PCM_16", "PCM_24")
 _MP3_MAX_RATE = SAMPLE_RATE
@@ -51,12 +57,15 @@ class ExportSettings:
     mp3_mode: str = "vbr"
     mp3_bitrate_kbps: int = 320
     mp3_vbr_quality: int = 2
+    ogg_quality: float = 6.0
+    opus_quality: float = 6.0
 
     def validate(self) -> None:
         """Raise :class:`ExportError` for any setting that cannot be honoured."""
         unknown = [f for f in self.formats if f not in FORMATS]
         if unknown or not self.formats:
-            raise ExportError(f"export formats {list(self.formats)}: unknown or empty", hint="use wav, mp3 and/or flac")
+            raise ExportError(f"export formats {list(self.formats)}: unknown or empty",
+                              hint=f"use one or more of {', '.join(FORMATS)}")
         if self.sample_rate < 8000 or self.sample_rate % 10:
             raise ExportError(f"sample_rate={self.sample_rate}: need >= 8000 Hz and a multiple of 10 Hz")
         if "mp3" in self.formats and self.sample_rate > _MP3_MAX_RATE:
@@ -64,6 +73,12 @@ class ExportSettings:
                 f"sample_rate={self.sample_rate}: MP3 supports at most 48000 Hz",
                 hint="use WAV or FLAC for high sample rates, or export MP3 at 48000/44100",
             )
+        if "opus" in self.formats and self.sample_rate != OPUS_RATE:
+            raise ExportError(f"sample_rate={self.sample_rate}: Opus encodes only {OPUS_RATE} Hz",
+                              hint="set output.sample_rate: 48000, or drop opus from formats")
+        for name in ("ogg_quality", "opus_quality"):
+            if not 0 <= getattr(self, name) <= 10:
+                raise ExportError(f"{name}={getattr(self, name)}: use 0 (smallest) to 10 (best)")
         if self.wav_subtype not in _WAV_SUBTYPES:
             raise ExportError(f"wav_subtype={self.wav_subtype!r}: use one of {', '.join(_WAV_SUBTYPES)}")
         if self.flac_subtype not in _FLAC_SUBTYPES:
@@ -74,31 +89,6 @@ class ExportSettings:
             raise ExportError(f"mp3_vbr_quality={self.mp3_vbr_quality}: LAME -V takes 0 (best) to 9")
         if self.mp3_bitrate_kbps not in (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320):
             raise ExportError(f"mp3_bitrate_kbps={self.mp3_bitrate_kbps}: not an MPEG-1 layer III bitrate")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TagSet:
-    """Metadata written into every file; ``extra`` holds free-form keys (TXXX / Vorbis comments)."""
-
-    title: str | None = None
-    artist: str | None = None
-    album: str | None = None
-    genre: str | None = None
-    comment: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    def standard(self) -> dict[str, str]:
-        names = ("title", "artist", "album", "genre", "comment")
-        return {k: getattr(self, k) for k in names if getattr(self, k)}
-
-
-
-@dataclass(frozen=True, kw_only=True)
-class Loop:
-    """Loop points in output frames."""
-
-    start_frame: int
-    length_frames: int
 
 
 class Writer(abc.ABC):
@@ -166,18 +156,34 @@ class Writer(abc.ABC):
 
 
 class _SoundFileWriter(Writer):
+    container = ""
+
     def __init__(self, final: Path, sample_rate: int, channels: int, settings: ExportSettings) -> None:
         import soundfile as sf
 
         super().__init__(final, sample_rate, channels, settings)
         self._file: Any = sf.SoundFile(
-            self.tmp, "w", sample_rate, channels, subtype=self.subtype(), format=self.fmt.upper()
+            self.tmp, "w", sample_rate, channels, subtype=self.subtype(), format=self.container or self.fmt.upper(),
+            **self.options(),
         )
         self._closed = False
 
     @abc.abstractmethod
     def subtype(self) -> str:
         """The libsndfile subtype to write."""
+
+    def options(self) -> dict[str, Any]:
+        """Extra ``sf.SoundFile`` arguments (compression level, bitrate mode)."""
+        return {}
+
+    def vorbis_tag(self, tags: TagSet, loop: Loop | None) -> None:
+        """Write the Vorbis comments (FLAC, OGG, Opus) with mutagen."""
+        import mutagen
+
+        audio: Any = mutagen.File(self.tmp)
+        for key, values in vorbis_comments(tags, loop, self.sample_rate, self.final.name).items():
+            audio[key] = values
+        audio.save()
 
     def _write(self, block: np.ndarray) -> None:
         self._file.write(block)
@@ -190,7 +196,7 @@ class _SoundFileWriter(Writer):
     def encoder(self) -> dict[str, Any]:
         import soundfile as sf
 
-        return {"library": sf.__libsndfile_version__, "subtype": self.subtype()}
+        return {"library": sf.__libsndfile_version__, "subtype": self.subtype(), **self.options()}
 
 
 class _WavWriter(_SoundFileWriter):
@@ -202,17 +208,20 @@ class _WavWriter(_SoundFileWriter):
     def set_info(self, tags: TagSet) -> None:
         """LIST/INFO strings; libsndfile needs them before the first frame."""
         for key, value in tags.standard().items():
-            setattr(self._file, key, value)
+            if key in ("title", "artist", "album", "genre", "comment", "date"):  # those with a RIFF INFO id
+                setattr(self._file, key, value)
 
     def tag(self, tags: TagSet, loop: Loop | None) -> None:
-        from mutagen.id3 import COMM, TALB, TCON, TIT2, TPE1, TXXX
         from mutagen.wave import WAVE
 
-        if loop is not None:
-            _append_smpl_chunk(self.tmp, self.sample_rate, loop)
+        chunks = smpl_chunk(self.sample_rate, loop, tags.root_note) if loop is not None else b""
+        if tags.bpm:
+            beats = round(self.frames * tags.bpm / (60 * self.sample_rate))
+            chunks += acid_chunk(tags.bpm, beats, tags.meter, tags.root_note, loop is not None)
+        append_chunks(self.tmp, chunks + cue_chunks(tags.cues))
         audio = WAVE(self.tmp)
         audio.add_tags()
-        _fill_id3(audio.tags, tags, loop, (TIT2, TPE1, TALB, TCON, COMM, TXXX))
+        fill_id3(audio.tags, tags, loop, self.sample_rate, self.frames)
         audio.save(v2_version=3)
 
 
@@ -223,17 +232,55 @@ class _FlacWriter(_SoundFileWriter):
         return self.settings.flac_subtype
 
     def tag(self, tags: TagSet, loop: Loop | None) -> None:
-        from mutagen.flac import FLAC
+        self.vorbis_tag(tags, loop)
 
-        audio = FLAC(self.tmp)
-        for key, value in tags.standard().items():
-            audio[key.upper()] = value
-        for key, value in tags.extra.items():
-            audio[key.upper()] = str(value)
-        if loop is not None:
-            audio["LOOPSTART"] = str(loop.start_frame)
-            audio["LOOPLENGTH"] = str(loop.length_frames)
-        audio.save()
+
+class _OggWriter(_SoundFileWriter):
+    """OGG Vorbis; ``ogg_quality`` 0-10 as oggenc's -q (libsndfile's compression level is 1 - q/10)."""
+
+    fmt, container = "ogg", "OGG"
+
+    def subtype(self) -> str:
+        return "VORBIS"
+
+    def options(self) -> dict[str, Any]:
+        return {"compression_level": round(1 - self.settings.ogg_quality / 10, 3)}
+
+    def tag(self, tags: TagSet, loop: Loop | None) -> None:
+        self.vorbis_tag(tags, loop)
+        _fix_serial(self.tmp, zlib.crc32(self.final.name.encode()))
+
+
+def _fix_serial(path: Path, serial: int) -> None:
+    """Give every Ogg page one serial from the file name (libsndfile picks a random one), so equal
+    renders are equal bytes; mutagen recomputes each page's CRC."""
+    from mutagen.ogg import OggPage
+
+    out = bytearray()
+    with open(path, "rb") as f:
+        while True:
+            try:
+                page = OggPage(f)
+            except EOFError:
+                break
+            page.serial = serial
+            out += page.write()
+    path.write_bytes(out)
+
+
+class _OpusWriter(_OggWriter):
+    """Ogg Opus at 48 kHz, VBR; ``opus_quality`` 0-10 sets libsndfile's bitrate (compression level 1 - q/10).
+
+    (libsndfile refuses a bitrate mode together with a compression level, so Opus is always VBR.)
+    """
+
+    fmt = "opus"
+
+    def subtype(self) -> str:
+        return "OPUS"
+
+    def options(self) -> dict[str, Any]:
+        return {"compression_level": round(1 - self.settings.opus_quality / 10, 3)}
 
 
 class _Mp3Writer(Writer):
@@ -267,45 +314,15 @@ class _Mp3Writer(Writer):
         return {"library": f"pedalboard {pedalboard.__version__} (LAME)", "mode": mode, **rate, "gapless_header": True}
 
     def tag(self, tags: TagSet, loop: Loop | None) -> None:
-        from mutagen.id3 import COMM, ID3, TALB, TCON, TIT2, TPE1, TXXX
+        from mutagen.id3 import ID3
 
         id3 = ID3()
-        _fill_id3(id3, tags, loop, (TIT2, TPE1, TALB, TCON, COMM, TXXX))
+        fill_id3(id3, tags, loop, self.sample_rate, self.frames)
         id3.save(self.tmp, v2_version=3)
 
 
-def _fill_id3(id3: Any, tags: TagSet, loop: Loop | None, frames: Sequence[Callable[..., Any]]) -> None:
-    tit2, tpe1, talb, tcon, comm, txxx = frames
-    kinds = {"title": tit2, "artist": tpe1, "album": talb, "genre": tcon}
-    for key, value in tags.standard().items():
-        if key == "comment":
-            id3.add(comm(encoding=1, lang="eng", desc="", text=[value]))
-        else:
-            id3.add(kinds[key](encoding=1, text=[value]))
-    extra = dict(tags.extra)
-    if loop is not None:
-        extra.update(LOOPSTART=str(loop.start_frame), LOOPLENGTH=str(loop.length_frames))
-    for key, value in extra.items():
-        id3.add(txxx(encoding=1, desc=key, text=[str(value)]))
-
-
-def _append_smpl_chunk(path: Path, sample_rate: int, loop: Loop) -> None:
-    """Append a RIFF ``smpl`` chunk with one forward loop and fix the RIFF size."""
-    period_ns = round(1e9 / sample_rate)
-    end = loop.start_frame + loop.length_frames - 1  # inclusive
-    body = struct.pack("<9I", 0, 0, period_ns, 60, 0, 0, 0, 1, 0)
-    body += struct.pack("<6I", 0, 0, loop.start_frame, end, 0, 0)
-    with open(path, "r+b") as f:
-        f.seek(0, os.SEEK_END)
-        if f.tell() % 2:
-            f.write(b"\0")
-        f.write(b"smpl" + struct.pack("<I", len(body)) + body)
-        size = f.tell()
-        f.seek(4)
-        f.write(struct.pack("<I", size - 8))
-
-
-_WRITERS: dict[str, type[Writer]] = {"wav": _WavWriter, "mp3": _Mp3Writer, "flac": _FlacWriter}
+_WRITERS: dict[str, type[Writer]] = {"wav": _WavWriter, "mp3": _Mp3Writer, "flac": _FlacWriter,
+                                     "ogg": _OggWriter, "opus": _OpusWriter}
 
 
 def open_writers(out_dir: Path, name: str, settings: ExportSettings, tags: TagSet, channels: int = 2) -> list[Writer]:

@@ -248,11 +248,18 @@ def _gained_reader(source: PieceSource, gain: np.float32) -> Callable[[int, int]
 
 
 def _wrap_read(source: PieceSource, p0: int, p1: int) -> np.ndarray:
+    """Past the end comes the loop start again; before the head, the loop's end (or silence before an intro)."""
+    ls = source.settings.loop_start_frames
+    body = source.frames - ls
     parts, p = [], p0
     while p < p1:
-        q = p % source.frames
-        n = min(p1 - p, source.frames - q)
-        parts.append(source.read(q, q + n))
+        if p < 0 and ls:
+            n = min(p1, 0) - p
+            parts.append(np.zeros((n, CHANNELS), np.float32))
+        else:
+            q = p if 0 <= p < source.frames else ls + (p - ls) % body
+            n = min(p1 - p, source.frames - q)
+            parts.append(source.read(q, q + n))
         p += n
     return np.concatenate(parts)
 

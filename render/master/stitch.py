@@ -43,6 +43,8 @@ class MasterSettings:
         true_peak_dbtp: ceiling on an 8x true-peak meter (the limiter aims 0.3 dB under).
         loop_crossfade_frames: > 0 makes a seamless loop: the stream must hold this many
             frames after the piece, which are crossfaded into its head. Loops get no fades.
+        loop_start_frames: where the loop starts (> 0: an intro plays once); the tail is
+            crossfaded in there instead of at the head.
         seam_crossfade_frames: longest equal-power crossfade at a session seam (the
             overlap may be shorter); placed at the end of the overlap.
         seam_align_max_lag_frames: > 0 aligns each seam by cross-correlation within
@@ -58,6 +60,7 @@ class MasterSettings:
     target_lufs: float | None = -14.0
     true_peak_dbtp: float = -1.0
     loop_crossfade_frames: int = 0
+    loop_start_frames: int = 0
     seam_crossfade_frames: int = 96_000
     seam_align_max_lag_frames: int = 0
     click_fade_frames: int = 96
@@ -71,6 +74,7 @@ class MasterSettings:
             "fade_in_frames": 0 <= self.fade_in_frames <= self.duration_frames,
             "fade_out_frames": 0 <= self.fade_out_frames <= self.duration_frames,
             "loop_crossfade_frames": 0 <= self.loop_crossfade_frames <= self.duration_frames,
+            "loop_start_frames": 0 <= self.loop_start_frames <= self.duration_frames - self.loop_crossfade_frames,
             "seam_crossfade_frames": self.seam_crossfade_frames >= 0,
             "seam_align_max_lag_frames": self.seam_align_max_lag_frames >= 0,
             "click_fade_frames": 0 <= self.click_fade_frames <= self.duration_frames // 2 + 1,
@@ -306,12 +310,13 @@ class PieceSource:
         p0, p1 = max(p0, 0), min(p1, self.frames)
         s = self.settings
         x = self.stream(s.lead_in_frames + p0, s.lead_in_frames + p1) - self.dc
-        loop = s.loop_crossfade_frames
-        if loop and p0 < loop:
-            stop = min(p1, loop)
-            tail = self.stream(s.lead_in_frames + self.frames + p0, s.lead_in_frames + self.frames + stop) - self.dc
+        loop, ls = s.loop_crossfade_frames, s.loop_start_frames
+        a, b = max(p0, ls), min(p1, ls + loop)
+        if loop and a < b:  # the tail after the piece is crossfaded into the loop start
+            end = s.lead_in_frames + self.frames - ls
+            tail = self.stream(end + a, end + b) - self.dc
             fade_in, fade_out = crossfade_ramp(loop)
-            x[: stop - p0] = x[: stop - p0] * fade_in[p0:stop, None] + tail * fade_out[p0:stop, None]
+            x[a - p0 : b - p0] = x[a - p0 : b - p0] * fade_in[a - ls : b - ls, None] + tail * fade_out[a - ls : b - ls, None]
         return self._fades(x, p0, p1)
 
     def _fades(self, x: np.ndarray, p0: int, p1: int) -> np.ndarray:

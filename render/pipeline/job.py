@@ -64,6 +64,8 @@ class RenderOptions:
     seam_align_ms: float = 0.0
     offline_chunk_frames: int = 96_000
     work_dir: Path | None = None
+    stems: tuple[str, ...] | None = None
+    command_line: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +120,7 @@ class Prepared:
     job_hash: str
     audio_hash: str
     options: RenderOptions
+    original: LoadedTimeline | None = None  # as loaded, before the options' overrides
 
 
 def _load(source: str | Path | Timeline | LoadedTimeline | Mapping[str, Any]) -> LoadedTimeline:
@@ -134,9 +137,11 @@ def _apply_overrides(loaded: LoadedTimeline, options: RenderOptions) -> LoadedTi
     tl = loaded.timeline
     out_update: dict[str, Any] = {}
     if options.formats is not None:
-        bad = sorted(set(options.formats) - {"wav", "mp3", "flac"})
+        from render.export.writers import FORMATS  # lazy: `--help` loads no audio library
+
+        bad = sorted(set(options.formats) - set(FORMATS))
         if bad or not options.formats:
-            raise UsageError(f"--format {','.join(options.formats)}: use wav, mp3 and/or flac")
+            raise UsageError(f"--format {','.join(options.formats)}: use one or more of {', '.join(FORMATS)}")
         out_update["formats"] = list(dict.fromkeys(options.formats))
     if options.loudness_lufs != KEEP:
         value = options.loudness_lufs
@@ -148,6 +153,11 @@ def _apply_overrides(loaded: LoadedTimeline, options: RenderOptions) -> LoadedTi
             out_update["name"] = check_output_name(options.name)
         except ValueError as exc:
             raise UsageError(f"--name: {exc}") from None
+    if options.stems is not None:
+        bad = sorted(set(options.stems) - {"drums", "bass", "other"})
+        if bad:
+            raise UsageError(f"--stems {','.join(options.stems)}: use drums, bass and/or other")
+        out_update["stems"] = list(dict.fromkeys(options.stems))
     top: dict[str, Any] = {}
     if out_update:
         top["output"] = tl.output.model_copy(update=out_update)
@@ -211,15 +221,18 @@ def estimate_bytes(loaded: LoadedTimeline, schedule: Schedule) -> tuple[int, int
 
     The spool holds every generated frame (lead-in, piece, loop tail) as PCM; WAV and FLAC
     are counted at the WAV size (FLAC is never larger in practice), MP3 at its bitrate
-    (320 kbit/s for VBR, its ceiling).
+    (320 kbit/s for VBR, its ceiling), Ogg Vorbis and Opus at 500 kbit/s (above either's
+    highest quality). Each stem is one more spool and one more set of files.
     """
     out = loaded.timeline.output
+    copies = 1 + len(out.stems or ())
     spool = schedule.total_frames * BYTES_PER_FRAME
     seconds = schedule.duration_frames / SAMPLE_RATE
     pcm = math.ceil(seconds * out.sample_rate) * CHANNELS * (out.bit_depth // 8)
     kbps = out.mp3.bitrate_kbps if out.mp3.mode == "cbr" else 320
-    sizes = {"wav": pcm, "flac": pcm, "mp3": math.ceil(seconds * kbps * 1000 / 8)}
-    return spool, sum(sizes[f] for f in out.formats)
+    lossy = math.ceil(seconds * 500 * 1000 / 8)
+    sizes = {"wav": pcm, "flac": pcm, "mp3": math.ceil(seconds * kbps * 1000 / 8), "ogg": lossy, "opus": lossy}
+    return spool * copies, sum(sizes[f] for f in out.formats) * copies
 
 
 def _existing(path: Path) -> Path:
@@ -248,7 +261,8 @@ def check_free_space(loaded: LoadedTimeline, schedule: Schedule, out_dir: Path, 
 def prepare(source: Any, out_dir: str | Path, options: RenderOptions | None = None) -> Prepared:
     """Load, override, plan and pick the backend, without rendering anything."""
     options = options or RenderOptions()
-    loaded = _apply_overrides(_load(source), options)
+    original = _load(source)
+    loaded = _apply_overrides(original, options)
     schedule = plan(loaded, control_interval_s=options.control_interval_s)
     backend, reason = select_backend(options.backend, options.lyria, offline_chunk_frames=options.offline_chunk_frames)
     out = Path(out_dir)
@@ -257,4 +271,4 @@ def prepare(source: Any, out_dir: str | Path, options: RenderOptions | None = No
     if not options.dry_run:
         check_free_space(loaded, schedule, out, options)
     return Prepared(loaded, schedule, backend, reason, name, out, job_hash(loaded, backend, options),
-                    audio_hash(loaded, backend, options), options)
+                    audio_hash(loaded, backend, options), options, original)

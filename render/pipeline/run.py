@@ -15,17 +15,18 @@ from typing import Any, Callable
 from render.conductor.conductor import Conductor, ConductorOptions
 from render.errors import EXIT_FAILED, BackendError, FileSystemError, RenderError
 from render.export.finish import finish
-from render.export.writers import ExportSettings, TagSet
+from render.export.tags import Cue, TagSet, key_of_scale
+from render.export.writers import ExportSettings
 from render.files import atomic_write_text, jsonable, manifest_path
 from render.master.stitch import MasterSettings
 from render.spool.store import Spool, SpoolMeta, schedule_digest
-from render.timeline.timecode import to_frames
+from render.timeline.timecode import parse_meter, to_frames
 
 from .job import OutputFile, Prepared, RenderResult, spool_dir
 from .manifest import build_manifest
 from .outputs import check_outputs, clean_part_files
 
-__all__ = ["run_render", "master_settings", "export_settings", "tag_set"]
+__all__ = ["run_render", "master_settings", "export_settings", "tag_set", "tag_notes"]
 
 _WAV_SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
 
@@ -40,6 +41,7 @@ def master_settings(p: Prepared) -> MasterSettings:
         target_lufs=out.loudness_lufs,
         true_peak_dbtp=out.true_peak_dbtp,
         loop_crossfade_frames=s.tail_frames,
+        loop_start_frames=to_frames(r.loop_start_s) if s.tail_frames else 0,
         seam_crossfade_frames=max(1, to_frames(r.seam_crossfade_s)),
         seam_align_max_lag_frames=int(p.options.seam_align_ms * s.sample_rate / 1000),
     )
@@ -55,30 +57,61 @@ def export_settings(p: Prepared) -> ExportSettings:
         mp3_mode=out.mp3.mode,
         mp3_bitrate_kbps=out.mp3.bitrate_kbps,
         mp3_vbr_quality=out.mp3.quality,
+        ogg_quality=out.ogg.quality,
+        opus_quality=out.opus.quality,
     )
+
+
+def _prompt_history(p: Prepared) -> str:
+    """Every prompt set over time: ``0: a:1, b:0.5; bar 9: c:1; ...`` (weights-only changes as ``+``)."""
+    tl = p.loaded.timeline
+    parts = ["0: " + ", ".join(f"{q.text}:{q.weight:g}" for q in tl.prompts)]
+    for ev in p.loaded.resolved.events:
+        if ev.spec.prompts:
+            parts.append(f"{ev.written}: " + ", ".join(f"{q.text}:{q.weight:g}" for q in ev.spec.prompts))
+        elif ev.spec.weights:
+            parts.append(f"{ev.written}: +" + ", +".join(f"{k}:{v:g}" for k, v in ev.spec.weights.items()))
+    return "; ".join(parts)
+
+
+def tag_notes(p: Prepared) -> dict[str, Any]:
+    """The starting tempo and key written as tags, and whether they change inside the piece."""
+    cfg = p.schedule.initial_config
+    changed = sorted({k for ev in p.loaded.timeline.events if ev.config for k in ev.config.given()} & {"bpm", "scale"})
+    key = key_of_scale(cfg.scale)
+    return {"bpm": cfg.bpm, "key": key[0] if key else None, "scale": cfg.scale,
+            "changes_inside": changed, "note": ("tags hold the starting values; " + " and ".join(changed)
+                                                + " change inside the piece") if changed else None}
 
 
 def tag_set(p: Prepared) -> TagSet:
     tl = p.loaded.timeline
     tags = tl.output.tags
-    prompts = ", ".join(f"{q.text}:{q.weight:g}" for q in p.schedule.initial_prompts)
     extra = dict(tags.custom)
-    if tags.year:
-        extra.setdefault("YEAR", tags.year)
     extra.update({
         "LYRIA_RENDER_TIMELINE_SHA256": p.loaded.sha256,
         "LYRIA_RENDER_JOB_HASH": p.job_hash,
-        "LYRIA_RENDER_PROMPTS": prompts[:500],
+        "LYRIA_RENDER_PROMPTS": _prompt_history(p),
         "LYRIA_RENDER_BACKEND": f"{p.backend.name} {p.backend.model}",
         "LYRIA_RENDER_SEED": str(tl.seed),
     })
+    rate = tl.output.sample_rate
+    cues = tuple(Cue(frame=e.sample * rate // p.schedule.sample_rate, label=tl.events[e.index].label or "")
+                 for e in p.schedule.events if tl.events[e.index].label)
+    key = key_of_scale(p.schedule.initial_config.scale)
     return TagSet(
         title=tags.title or tl.title or p.name,
         artist=tags.artist,
         album=tags.album,
         genre=tags.genre,
         comment=tags.comment or f"Rendered by lyria-render with the {p.backend.name} backend",
+        date=tags.year,
+        bpm=p.schedule.initial_config.bpm,
+        key=key[0] if key else None,
+        root_note=key[1] if key else None,
+        meter=parse_meter(tl.meter),
         extra=extra,
+        cues=cues,
     )
 
 
@@ -168,12 +201,15 @@ def _produce(p: Prepared, spool: Spool, resumed: bool, progress: Callable[[Any],
     timings["conduct"] = time.perf_counter() - started
     t1 = time.perf_counter()
     stage_cb = (lambda stage, frac: progress(("master", stage, frac))) if progress else None
-    report = finish(spool.segments(), master_settings(p), export_settings(p), p.out_dir, p.name, tag_set(p),
-                    progress=stage_cb)
+    settings = master_settings(p), export_settings(p), tag_set(p)
+    report = finish(spool.segments(), *settings[:2], p.out_dir, p.name, settings[2], progress=stage_cb)
     timings["master_export"] = time.perf_counter() - t1
+    stems = _stems(p, report, session_gate, settings)
+    timings["stems"] = time.perf_counter() - t1 - timings["master_export"]
     timings.update({f"master.{k}": v for k, v in (jsonable(report).get("timings_s") or {}).items()})
     timings["total"] = time.perf_counter() - started
-    manifest = build_manifest(p, conduct=conduct, finish=report, timings=timings, resumed=resumed)
+    manifest = build_manifest(p, conduct=conduct, finish=report, timings=timings, resumed=resumed,
+                              tags=tag_notes(p), stems=stems)
     written = manifest_path(p.out_dir, p.name)
     atomic_write_text(written, json.dumps(manifest, indent=2) + "\n")
     return manifest, written
@@ -181,6 +217,14 @@ def _produce(p: Prepared, spool: Spool, resumed: bool, progress: Callable[[Any],
 
 def _nothing_received(spool: Spool, resumed: bool) -> bool:
     return not resumed and spool.received_end == 0
+
+
+def _stems(p: Prepared, report: Any, session_gate: Any, settings: tuple[Any, Any, Any]) -> list[dict[str, Any]]:
+    if not p.loaded.timeline.output.stems:
+        return []
+    from .stems import render_stems
+
+    return render_stems(p, report, lambda c: _conduct(c, False, None), session_gate, _conductor_options(p), settings)
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -193,7 +237,7 @@ def _remove_if_empty(folder: Path) -> None:
 def _result(p: Prepared, manifest: dict[str, Any], written: Path, wall_s: float) -> RenderResult:
     after = (manifest.get("master") or {}).get("loudness_after") or {}
     files = tuple(
-        OutputFile(format=f["format"], path=Path(f["path"]), frames=int(f["frames"]),
+        OutputFile(format=f["format"], path=p.out_dir / f["path"], frames=int(f["frames"]),
                    sample_rate=int(f["sample_rate"]), sha256=f["sha256"])
         for f in manifest.get("files", [])
     )

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from render.errors import Problem, TimelineError
-from render.files import expand_paths
+from render.files import MANIFEST_SUFFIX, expand_paths
 
 from .loader import TIMELINE_SUFFIXES, LoadedTimeline, load_timeline
 
-__all__ = ["find_timelines", "ValidationResult", "validate_paths"]
+__all__ = ["find_timelines", "ValidationResult", "validate_paths", "is_manifest"]
+
+
+def is_manifest(path: str | Path) -> bool:
+    """Whether ``path`` is a render manifest, by name (``*.manifest.json``) or by content
+    (a JSON object with ``manifest_version``: older ``NAME.json`` ones), so an OUTDIR inside an
+    input folder is not read as timelines."""
+    p = Path(path)
+    if p.name.lower().endswith(MANIFEST_SUFFIX):
+        return True
+    if p.suffix.lower() != ".json":
+        return False
+    try:
+        text = p.read_text(encoding="utf-8")
+        return '"manifest_version"' in text and "manifest_version" in json.loads(text)
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def find_timelines(paths: Iterable[str | Path]) -> list[Path]:
@@ -34,16 +51,23 @@ class ValidationResult:
     loaded: LoadedTimeline | None = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    skipped: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.loaded is not None
+        return self.loaded is not None or self.skipped is not None
 
 
 def validate_paths(paths: Iterable[str | Path]) -> list[ValidationResult]:
-    """Validate every timeline under ``paths`` and return one result per file (never raises for content)."""
+    """Validate every timeline under ``paths`` and return one result per file (never raises for content).
+
+    Render manifests are not validated: their result has ``skipped`` set.
+    """
     results = []
     for path in find_timelines(paths):
+        if is_manifest(path):
+            results.append(ValidationResult(path, skipped="a render manifest, not a timeline"))
+            continue
         try:
             loaded = load_timeline(path)
         except TimelineError as exc:

@@ -35,6 +35,8 @@ __all__ = [
     "OutputSpec",
     "Mp3Spec",
     "LoopSpec",
+    "OggSpec",
+    "OpusSpec",
     "TagSpec",
     "MAX_PROMPT_CHARS",
     "check_output_name",
@@ -204,10 +206,26 @@ class Mp3Spec(_Model):
     quality: int = Field(2, ge=0, le=9, description="VBR quality, LAME -V0 (best) to -V9.")
 
 
+class OggSpec(_Model):
+    """OGG Vorbis encoder settings."""
+
+    quality: float = Field(6.0, ge=0.0, le=10.0, description="Vorbis quality, as oggenc -q: 0 (smallest) to 10 (best).")
+
+
+class OpusSpec(_Model):
+    """Opus encoder settings (Opus is 48000 Hz only, always VBR)."""
+
+    quality: float = Field(6.0, ge=0.0, le=10.0, description="Bitrate, 0 (smallest) to 10 (best).")
+
+
 class LoopSpec(_Model):
-    """Seamless loop export: the tail is crossfaded into the head."""
+    """Seamless loop export: the tail is crossfaded into the loop start (the head by default)."""
 
     crossfade: DurationValue = "2s"
+    start: TimeValue = Field(0, description="Where the loop starts; the part before it is an intro played once.")
+
+
+Stem = Literal["drums", "bass", "other"]
 
 
 class TagSpec(_Model):
@@ -236,10 +254,13 @@ class OutputSpec(_Model):
     """What files to write and how to master them."""
 
     name: str | None = Field(None, description="File name stem.", json_schema_extra={"pattern": _OUTPUT_NAME.pattern})
-    formats: Annotated[list[Literal["wav", "mp3", "flac"]], Field(min_length=1)] = ["wav", "mp3"]
+    formats: Annotated[list[Literal["wav", "mp3", "flac", "ogg", "opus"]], Field(min_length=1)] = ["wav", "mp3"]
     sample_rate: Literal[22050, 24000, 32000, 44100, 48000, 88200, 96000] = 48000
     bit_depth: Literal[16, 24, 32] = Field(16, description="WAV/FLAC bits; 32 = float WAV (FLAC: 24).")
     mp3: Mp3Spec = Field(default_factory=Mp3Spec)
+    ogg: OggSpec = Field(default_factory=OggSpec)
+    opus: OpusSpec = Field(default_factory=OpusSpec)
+    stems: list[Stem] = Field(default_factory=list, description="Also write these stems beside the mix.")
     loudness_lufs: float | None = Field(-14.0, ge=-40.0, le=-5.0, description="Integrated loudness target; null = leave.")
     true_peak_dbtp: float = Field(-1.0, ge=-12.0, le=0.0, description="True-peak ceiling.")
     trim_start: DurationValue = Field(0, description="Discard this much generated audio first (the model settles).")

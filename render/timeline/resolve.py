@@ -63,6 +63,7 @@ class Resolved:
     fade_in_s: Fraction = Fraction(0)
     fade_out_s: Fraction = Fraction(0)
     loop_crossfade_s: Fraction = Fraction(0)
+    loop_start_s: Fraction = Fraction(0)
     seam_crossfade_s: Fraction = Fraction(0)
     control_interval_s: Fraction = Fraction(1, 2)
     issues: list[Issue] = field(default_factory=list)
@@ -313,10 +314,37 @@ def _resolve_output(r: Resolved) -> None:
             pass  # already reported: bars without a tempo
         elif r.loop_crossfade_s <= 0 or (r.duration_s > 0 and r.loop_crossfade_s >= r.duration_s / 2):
             r.error(("output", "loop"), f"loop crossfade must be > 0 and under half the duration, got {raw!r}")
+        _resolve_loop_start(r)
         if "mp3" in out.formats:
             r.warn(("output", "formats"), "MP3 loops play seamlessly only in gapless decoders; prefer wav or flac")
     if "mp3" in out.formats and out.sample_rate > 48000:
         r.error(("output", "sample_rate"), f"MP3 supports at most 48000 Hz, got {out.sample_rate}",
                 "use 48000 or drop mp3 from formats")
+    if "opus" in out.formats and out.sample_rate != 48000:
+        r.error(("output", "sample_rate"), f"Opus encodes only 48000 Hz, got {out.sample_rate}",
+                "use 48000 or drop opus from formats")
     if r.seam_crossfade_s > 30:
         r.error(("output", "seam_crossfade"), "seam_crossfade must be at most 30 s")
+
+
+def _resolve_loop_start(r: Resolved) -> None:
+    """``loop.start``: inside the piece with room for the crossfade; warn about what cannot loop."""
+    out = r.timeline.output
+    path = ("output", "loop", "start")
+    if isinstance(out.loop, LoopSpec) and out.loop.start != 0:
+        spec = parse_time(out.loop.start)
+        if not isinstance(spec, Seconds) and r.tempo is None:
+            r.error(path, f"{out.loop.start!r} is a bar time but no tempo is known", "set config.bpm at the top level")
+            return
+        r.loop_start_s = spec.value if isinstance(spec, Seconds) else r.tempo.position_s(spec)  # type: ignore[union-attr]
+        if r.loop_start_s < 0 or r.duration_s - r.loop_start_s < 2 * r.loop_crossfade_s:
+            r.error(path, f"loop start {out.loop.start!r} must be >= 0 and leave at least twice the crossfade "
+                    "before the end", "start the loop earlier or shorten the crossfade")
+    if r.fade_in_s > 0 or r.fade_out_s > 0:
+        r.warn(("output", "fade_in" if r.fade_in_s > 0 else "fade_out"),
+               "fade_in and fade_out are ignored on a loop (a loop has no ends to fade)")
+    for ev in r.events:
+        given = ev.spec.config.given() if ev.spec.config else {}
+        if r.loop_start_s < ev.at_s < r.duration_s and RESET_FIELDS & given.keys():
+            r.warn(("events", ev.index, "config"), "the loop contains a tempo or scale change, so it cannot "
+                   "loop musically", "move the change before loop.start or remove it")
