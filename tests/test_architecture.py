@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "render"
 LAYERS: list[set[str]] = [
     {"render.errors", "render.version"},
     {"render.audio", "render.files", "render.controls"},
-    {"render.timeline"},
+    {"render.timeline", "render.soundfont"},
     {"render.schedule"},
     {"render.backends"},
     {"render.spool"},

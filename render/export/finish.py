@@ -8,7 +8,7 @@ final names. On any error the temp files are deleted: no half-written file remai
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -22,27 +22,18 @@ __all__ = ["finish", "FinishReport"]
 
 
 @dataclass(kw_only=True)
-class FinishReport:
-    """What :func:`finish` did: the mastering report's figures, the loop points and the files."""
+class FinishReport(MasterReport):
+    """What :func:`finish` did: the mastering report, the loop points and the files written."""
 
-    seams: list[dict[str, Any]]
-    loudness_before: dict[str, Any]
-    loudness_after: dict[str, Any]
-    gain_db: float
-    limiter_max_reduction_db: float
-    limiter_frames_limited: int
     loop: dict[str, int] | None
     files: list[dict[str, Any]]
-    timings_s: dict[str, float]
-    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, master: MasterReport, loop: dict[str, int] | None, files: list[dict[str, Any]]) -> "FinishReport":
-        shared = {k: v for k, v in master.as_dict().items() if k != "frames"}
-        return cls(**shared, loop=loop, files=files)
+        return cls(**master.as_dict(), loop=loop, files=files)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: v for k, v in super().as_dict().items() if k != "frames"}
 
 
 def finish(
