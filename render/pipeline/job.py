@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -23,10 +25,11 @@ from render.timeline.resolve import resolve
 from render.version import __version__
 
 __all__ = ["RenderOptions", "RenderResult", "OutputFile", "RenderInterrupted", "prepare", "Prepared",
-           "job_hash", "audio_hash", "spool_dir"]
+           "job_hash", "audio_hash", "spool_dir", "soundfont_path", "soundfont_sha256", "SOUNDFONT_ENV"]
 
 KEEP = "timeline"
 WORK_DIR_NAME = ".lyria-render"
+SOUNDFONT_ENV = "LYRIA_RENDER_SOUNDFONT"
 
 
 class RenderInterrupted(RenderError):
@@ -61,6 +64,7 @@ class RenderOptions:
     overlap_s: float | None = None
     seam_align_ms: float = 0.0
     offline_chunk_frames: int = 96_000
+    soundfont: Path | None = None
     work_dir: Path | None = None
 
 
@@ -166,12 +170,21 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+def _bank_part(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -> dict[str, str | None]:
+    """The bank's SHA-256 for the hashes (the offline engine only; nothing without a bank)."""
+    if backend.name != "offline":
+        return {}
+    sha = soundfont_sha256(soundfont_path(loaded, options))
+    return {"soundfont": sha} if sha else {}
+
+
 def audio_hash(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -> str:
     """Hash of everything that shapes the generated audio (not the output settings)."""
     content = loaded.timeline.model_dump(mode="json", exclude={"output"})
     trim = loaded.timeline.output.trim_start, loaded.timeline.output.loop
     return _digest({"timeline": content, "trim_loop": jsonable(trim), "backend": backend.name,
-                    "model": backend.model, "control_interval_s": options.control_interval_s})
+                    "model": backend.model, "control_interval_s": options.control_interval_s,
+                    **_bank_part(loaded, backend, options)})
 
 
 def job_hash(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -> str:
@@ -184,7 +197,46 @@ def job_hash(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -
         "control_interval_s": options.control_interval_s,
         "seam_align_ms": options.seam_align_ms,
         "tool_major": __version__.split(".")[0],
+        **_bank_part(loaded, backend, options),
     })
+
+
+def soundfont_path(loaded: LoadedTimeline, options: RenderOptions) -> Path | None:
+    """The bank the offline engine plays through: ``--soundfont``, else the timeline's
+    ``engine.soundfont`` (relative to the timeline file), else ``LYRIA_RENDER_SOUNDFONT``."""
+    if options.soundfont is not None:
+        return Path(options.soundfont).expanduser()
+    own = loaded.timeline.engine.soundfont
+    if own:
+        p = Path(own).expanduser()
+        return p if p.is_absolute() or loaded.path is None else loaded.path.parent / p
+    env = os.environ.get(SOUNDFONT_ENV, "").strip()
+    return Path(env).expanduser() if env else None
+
+
+@lru_cache(maxsize=8)
+def _bank_sha(path: str, size: int, mtime_ns: int) -> str:
+    from render.soundfont import bank_identity  # soundfile: loaded only when a bank is used
+
+    return bank_identity(path).sha256
+
+
+def soundfont_sha256(path: Path | None) -> str | None:
+    """SHA-256 of the bank (cached per file state); None without a bank.
+
+    Raises:
+        SoundFontError: the file cannot be read (exit 2).
+    """
+    if path is None:
+        return None
+    from render.soundfont import SoundFontError
+
+    try:
+        st = path.stat()
+        return _bank_sha(str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError as exc:
+        raise SoundFontError(path, f"cannot be read: {exc.strerror or exc}",
+                             hint=f"check --soundfont, {SOUNDFONT_ENV} or the timeline's engine.soundfont") from None
 
 
 def spool_dir(out_dir: Path, name: str, options: RenderOptions) -> Path:
@@ -203,7 +255,8 @@ def prepare(source: Any, out_dir: str | Path, options: RenderOptions | None = No
     options = options or RenderOptions()
     loaded = _apply_overrides(_load(source), options)
     schedule = plan(loaded, control_interval_s=options.control_interval_s)
-    backend, reason = select_backend(options.backend, options.lyria, offline_chunk_frames=options.offline_chunk_frames)
+    backend, reason = select_backend(options.backend, options.lyria, offline_chunk_frames=options.offline_chunk_frames,
+                                     soundfont=soundfont_path(loaded, options))
     out = Path(out_dir)
     name = loaded.name
     _safe_out(out, name)

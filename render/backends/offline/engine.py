@@ -106,7 +106,8 @@ class _Change:
 class Engine:
     """Deterministic procedural music engine (not neural). See module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, voices: Any = None) -> None:
+        self._voices = voices  # SoundFont hook: a bank_voices.BankVoices, or None (procedural voices only)
         self._queue: list[_Change] = []
         self._seq = 0
         self.prompts: tuple[WeightedPrompt, ...] = ()
@@ -279,14 +280,12 @@ class Engine:
                 midi -= 12
         d = None if dur is None else max(64, int(dur * step_frames))
         lcls = length_class(spec, None if d is None else (d / SAMPLE_RATE + spec.release_s)) if spec else 0
-        samples = self._cache.get(inst, midi, bucket, lcls)
+        samples = self._bank_note(inst, midi, d, spec)
+        if samples is None:
+            samples = self._procedural(inst, midi, bucket, lcls, d, spec)
         gain = vel * _GROUP_GAIN[group] * (spec.gain if spec else 1.0)
         angle = (max(-1.0, min(1.0, pan)) + 1.0) * math.pi / 4
         gl, gr = gain * math.cos(angle) * math.sqrt(2), gain * math.sin(angle) * math.sqrt(2)
-        if d is not None and spec is not None:
-            rel = int(spec.release_s * SAMPLE_RATE)
-            if d + rel < samples.shape[0]:
-                samples = np.concatenate([samples[:d], samples[d : d + rel] * self._fade(rel)])
         if skip:  # joining a held note after a change: fade in over the crossfade
             samples = samples[skip:]
             if samples.shape[0] == 0:
@@ -295,6 +294,20 @@ class Engine:
             samples = samples.copy()
             samples[:k] *= self._fade(k)[::-1]
         self._rings[group].add(onset + skip, samples, gl, gr)
+
+    def _procedural(self, inst: str, midi: int, bucket: int, lcls: int, d: int | None, spec: Any) -> np.ndarray:
+        samples = self._cache.get(inst, midi, bucket, lcls)
+        if d is not None and spec is not None:
+            rel = int(spec.release_s * SAMPLE_RATE)
+            if d + rel < samples.shape[0]:
+                samples = np.concatenate([samples[:d], samples[d : d + rel] * self._fade(rel)])
+        return samples
+
+    def _bank_note(self, inst: str, midi: int, d: int | None, spec: Any) -> np.ndarray | None:
+        """SoundFont hook (--soundfont): the bank's note, or None for the procedural voice."""
+        if self._voices is None:
+            return None
+        return self._voices.note(inst, midi, d, spec.max_s if spec is not None else 1.0)
 
     def _saturate(self, x: np.ndarray, a: int, n: int) -> np.ndarray:
         """Drive (``drive`` style parameter): a tanh waveshaper on the harmony/lead group."""
