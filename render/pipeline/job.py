@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -214,29 +213,17 @@ def soundfont_path(loaded: LoadedTimeline, options: RenderOptions) -> Path | Non
     return Path(env).expanduser() if env else None
 
 
-@lru_cache(maxsize=8)
-def _bank_sha(path: str, size: int, mtime_ns: int) -> str:
-    from render.soundfont import bank_identity  # soundfile: loaded only when a bank is used
-
-    return bank_identity(path).sha256
-
-
 def soundfont_sha256(path: Path | None) -> str | None:
-    """SHA-256 of the bank (cached per file state); None without a bank.
+    """SHA-256 of the bank (loaded and checked once per file state); None without a bank.
 
     Raises:
-        SoundFontError: the file cannot be read (exit 2).
+        SoundFontError: a missing or bad bank (exit 2).
     """
     if path is None:
         return None
-    from render.soundfont import SoundFontError
+    from render.backends.offline.bank_voices import open_voices  # soundfile: loaded only when a bank is used
 
-    try:
-        st = path.stat()
-        return _bank_sha(str(path.resolve()), st.st_size, st.st_mtime_ns)
-    except OSError as exc:
-        raise SoundFontError(path, f"cannot be read: {exc.strerror or exc}",
-                             hint=f"check --soundfont, {SOUNDFONT_ENV} or the timeline's engine.soundfont") from None
+    return open_voices(path).identity.sha256
 
 
 def spool_dir(out_dir: Path, name: str, options: RenderOptions) -> Path:

@@ -42,6 +42,19 @@ def _mono(note: np.ndarray) -> np.ndarray:
     return ((note[:, 0] + note[:, 1]) * np.float32(0.5)).astype(np.float32)
 
 
+def _trim(x: np.ndarray, floor_db: float = -60.0, block: int = 128) -> np.ndarray:
+    """Cut an inaudible tail (below ``floor_db`` of the peak), ending in a 10 ms fade."""
+    if x.size == 0:
+        return x
+    level = np.abs(x[: x.size // block * block]).reshape(-1, block).max(axis=1) if x.size >= block else np.abs(x)
+    loud = np.nonzero(level > float(np.max(np.abs(x))) * 10 ** (floor_db / 20))[0]
+    end = min(x.size, (int(loud[-1]) + 2) * block) if loud.size else 0
+    x = x[:end].copy()
+    tail = min(end, SAMPLE_RATE // 100)
+    x[end - tail:] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
+    return x
+
+
 class BankVoices:
     """The bank at ``path`` mapped onto the engine's instruments and drum sounds.
 
@@ -105,7 +118,7 @@ class BankVoices:
         gate = self.cache.gate_class(gate)
 
         def make() -> np.ndarray:
-            mono = _mono(render_note(self.bank, preset, key, VELOCITY, gate_frames=gate))
+            mono = _trim(_mono(render_note(self.bank, preset, key, VELOCITY, gate_frames=gate)))
             return mono * np.float32(self._norm(preset, norm_key))
 
         return self.cache.get((preset.index, key, gate), make)
