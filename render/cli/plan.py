@@ -31,7 +31,8 @@ def _prompt_report(schedule: Schedule) -> list[dict[str, Any]]:
     report = []
     for text in sorted(texts):
         match = analyse_prompt(text)
-        report.append({"text": text, "matches": [m[0] for m in match.matches], "unmatched": list(match.unmatched)})
+        report.append({"text": text, "matches": [m[0] for m in match.matches], "roles": dict(match.roles),
+                       "unmatched": list(match.unmatched)})
     return report
 
 
@@ -81,6 +82,8 @@ def plan_cmd(timeline: TimelinePath, as_json: JsonFlag = False, control_interval
     for w in loaded.warnings:
         console.error(w.format())
     for p in prompts:
+        if p["roles"]:
+            console.out.print(f"offline engine: prompt {p['text']!r}: " + "; ".join(f"{k} ({v})" for k, v in p["roles"].items()))
         if p["unmatched"]:
             console.error(f"offline engine: prompt {p['text']!r}: unmatched words {', '.join(p['unmatched'])}"
                           " (they still shape the music deterministically)")

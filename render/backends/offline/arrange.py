@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .instruments import TAPE
 from .style import StyleVector, stable_hash
 
-__all__ = ["Layers", "PhrasePlan", "phrase_plan", "candidate_count"]
+__all__ = ["Layers", "PhrasePlan", "phrase_plan", "candidate_count", "arrangement_key"]
 
 Layer = tuple[tuple[str, float], ...]
 _PLUCKY = frozenset({"guitar", "nylon", "eguitar", "sitar", "banjo", "mandolin", "harp", "koto", "shamisen", "dulcimer", "harpsichord", "clavichord", "synth_pluck", "piano", "rhodes", "marimba", "vibraphone", "glockenspiel", "kalimba", "steel_drum", "hang", "bell", "chip_lead"})
@@ -62,6 +62,18 @@ class PhrasePlan:
     motif_seed: int
     lead_on: tuple[bool, ...]
     breakdown: bool = False
+    intro: bool = False
+    fill: bool = True
+    solo: float = 0.0
+    cycle: int = 0
+
+
+_ARRANGED = ("kit", "groove", "prog", "bassline", "comp", "lead_i", "harm_i", "bass_i", "pad_i", "drone_i")
+
+
+def arrangement_key(style: StyleVector) -> tuple:
+    """What a prompt change must alter to re-arrange the music (and so crossfade at once)."""
+    return tuple(style.choice(c) for c in _ARRANGED) + tuple(round(style.get(p) * 4) for p in ("drums", "solo", "pad", "drone"))
 
 
 def candidate_count(top_k: int) -> int:
@@ -109,15 +121,34 @@ def _wild(ctl, style: StyleVector) -> float:
     return max(0.0, min(3.0, w))
 
 
-def _section(phrase: int, ctx, diversity: bool, wild: float) -> tuple[str, random.Random]:
-    """The phrase's section letter and its random source.
+#: Song forms in 8-bar phrases (the seed picks one): intro, A, B, breakdown and return.
+FORMS = (
+    ("intro", "A", "A", "B", "B", "breakdown", "return", "return"),
+    ("intro", "A", "B", "A", "breakdown", "B", "return", "return"),
+    ("intro", "A", "A", "B", "breakdown", "return", "B", "return"),
+)
 
-    QUALITY cycles A A B A and repeats each section's decisions; DIVERSITY draws a section
-    per phrase and decides afresh every phrase (as does very low guidance).
+
+def _section(phrase: int, ctx, diversity: bool, wild: float) -> tuple[str, int, bool, random.Random]:
+    """The phrase's section, form cycle, whether a fill ends it, and its random source.
+
+    QUALITY follows a song form (intro only in the first cycle); later cycles vary the
+    sections' decisions. DIVERSITY draws a section per phrase and decides afresh every
+    phrase (as does very low guidance).
     """
-    section = chr(65 + stable_hash(ctx.seed, ctx.epoch, "section", phrase) % 4) if diversity else "AABA"[phrase % 4]
-    rng = random.Random(stable_hash(ctx.seed, ctx.epoch, "plan", phrase if diversity or wild > 0.5 else section))
-    return section, rng
+    form = FORMS[stable_hash(ctx.seed, ctx.epoch, "form") % len(FORMS)]
+    if diversity:
+        section = ("A", "B", "breakdown", "return")[stable_hash(ctx.seed, ctx.epoch, "section", phrase) % 4]
+        cycle, fill = phrase, True
+    else:
+        body = len(form) - 1
+        cycle, k = (0, phrase) if phrase < len(form) else divmod(phrase - 1, body)
+        section = form[k] if phrase < len(form) else form[1 + k]
+        nxt = form[k + 1] if k + 1 < len(form) else form[1]
+        fill = nxt != section
+    key = phrase if diversity or wild > 0.5 else (section, cycle)
+    rng = random.Random(stable_hash(ctx.seed, ctx.epoch, "plan", key))
+    return section, cycle, fill, rng
 
 
 def phrase_plan(phrase: int, style: StyleVector, ctl, ctx) -> PhrasePlan:
@@ -131,30 +162,31 @@ def phrase_plan(phrase: int, style: StyleVector, ctl, ctx) -> PhrasePlan:
     """
     wild = _wild(ctl, style)
     diversity = ctl.mode == "DIVERSITY"
-    section, rng = _section(phrase, ctx, diversity, wild)
+    section, cycle, fill, rng = _section(phrase, ctx, diversity, wild)
     k = candidate_count(ctl.top_k)
 
     def v(name: str, spread: float = 0.2) -> float:
         return max(0.0, min(1.0, style.get(name) + rng.gauss(0.0, spread * wild)))
 
     d = ctl.density
+    solo = style.get("solo")
     layers = _layers(style, rng, wild, k, d, v)
     groove = _pick(style, "groove", rng, wild, k)
     drums_level = max(0.0, min(1.0, 0.25 + style.get("drums"))) if style.get("drums") > 0.08 else 0.0
-    if section == "B":
-        drums_level *= 0.8
+    lift = {"intro": -0.15, "B": 0.08, "breakdown": -0.25, "return": 0.12}.get(section, 0.0)
+    intro = section == "intro"
     return PhrasePlan(
         phrase=phrase,
         section=section,
         groove=groove,
         kit=_pick(style, "kit", rng, wild, k),
         prog=_pick(style, "prog", rng, wild, k),
-        prog_shift=2 if section == "B" else (rng.randrange(4) if diversity else 0),
+        prog_shift=(2 if section == "B" else 0) + (4 * (cycle % 2) if section != "B" else 0) + (rng.randrange(4) if diversity else 0),
         bassline=_pick(style, "bassline", rng, wild, k),
         comp=_pick(style, "comp", rng, wild, k),
         layers=layers,
         ext=0 if v("ext") < 0.4 else (1 if v("ext") < 0.75 else 2),
-        energy=v("energy"),
+        energy=max(0.0, min(1.0, v("energy") + lift)),
         legato=v("legato"),
         drums_level=drums_level,
         perc=v("perc"),
@@ -164,12 +196,16 @@ def phrase_plan(phrase: int, style: StyleVector, ctl, ctx) -> PhrasePlan:
         ornament=v("ornament"),
         sync=v("sync"),
         swing=style.get("swing"),
-        lead_density=v("lead"),
-        octave=style.get("octave") + (1.0 if section == "B" and style.get("octave") <= 0 else 0.0),
+        lead_density=v("lead") + {"B": 0.15, "return": 0.15, "intro": -0.25, "breakdown": -0.15}.get(section, 0.0),
+        octave=style.get("octave") + (1.0 if section == "B" and style.get("octave") <= 0 and solo < 0.5 else 0.0),
         wild=wild,
-        motif_seed=stable_hash(ctx.seed, ctx.epoch, "motif", phrase if diversity else section, rng.randrange(3) if wild > 1.2 else 0),
-        lead_on=tuple(layers.lead != () and not (phrase == 0 and pos < 2) for pos in range(8)),
-        breakdown=(stable_hash(ctx.seed, ctx.epoch, "breakdown", phrase) % 4 == 0) if diversity else phrase % 8 == 5,
+        motif_seed=stable_hash(ctx.seed, ctx.epoch, "motif", phrase if diversity else ("B" if section == "B" else "A"), cycle if section == "B" else 0, rng.randrange(3) if wild > 1.2 else 0),
+        lead_on=tuple(layers.lead != () for _ in range(8)),
+        breakdown=section == "breakdown",
+        intro=intro,
+        fill=fill,
+        solo=solo,
+        cycle=cycle,
     )
 
 

@@ -17,9 +17,10 @@ import random
 from dataclasses import dataclass
 
 from .arrange import PhrasePlan, phrase_plan
+from .beat import drum_bar
 from .harmony import GROUP_BASS, GROUP_DRUMS, GROUP_OTHER, chord_tones, fold, scale_midi
-from .melody import lead_bar
-from .patterns import BASSLINES, COMPS, GROOVES, KITS, MAJOR_STEPS, PROGRESSIONS, vel_of
+from .melody import lead_bar, lead_centre
+from .patterns import BASSLINES, COMPS, MAJOR_STEPS, PROGRESSIONS, vel_of
 from .style import StyleVector, stable_hash
 
 __all__ = ["Controls", "EpochContext", "Note", "compose_bar", "STEPS_PER_BAR"]
@@ -99,16 +100,15 @@ def compose_bar(bar: int, style: StyleVector, ctl: Controls, ctx: EpochContext) 
     notes: list[Note] = []
     lay = plan.layers
     if not ctl.mute_drums:
-        notes += _drums(bar, pos, plan, ctl, ctx)
-    if not ctl.mute_bass and not (plan.breakdown and pos < 2):
+        notes += drum_bar(bar, pos, plan, ctl, ctx)
+    if not ctl.mute_bass and not (plan.breakdown and pos < 4):
         notes += _bass(bar, degree, nxt, plan, ctl, ctx)
     if not ctl.only_bass_and_drums:
         tones = chord_tones(degree, plan.ext)
-        notes += _comp(bar, tones, plan, ctl, ctx)
-        notes += _pad(bar, pos, tones, plan, ctx)
-        notes += _lead(bar, pos, degree, plan, ctl, ctx)
-        notes += _arp(bar, tones, plan, ctl, ctx)
-        notes += _drone(bar, pos, plan, ctx)
+        acc = 1.0 - 0.5 * plan.solo  # accompaniment steps back behind a featured instrument
+        accomp = _comp(bar, tones, plan, ctl, ctx) + _pad(bar, pos, tones, plan, ctx) + _arp(bar, tones, plan, ctl, ctx) + _drone(bar, pos, plan, ctx)
+        notes += [n[:5] + (n[5] * acc,) + n[6:] for n in accomp]
+        notes += [n[:5] + (n[5] * (1.0 + 0.35 * plan.solo),) + n[6:] for n in _lead(bar, pos, degree, plan, ctl, ctx)]
         notes += _texture(bar, plan, ctl, ctx)
         if ctl.mode == "VOCALIZATION":
             notes += _vocal(bar, pos, tones, plan, ctx)
@@ -133,50 +133,6 @@ def _swung(note: Note, swing: float) -> Note:
     return (step + shift,) + note[1:]
 
 
-def _drums(bar: int, pos: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
-    groove = GROOVES[plan.groove]
-    kit = KITS[plan.kit]
-    if not groove or not kit or plan.drums_level <= 0.0:
-        return []
-    d = ctl.density
-    rng = _rng(ctx.seed, ctx.epoch, "drums", bar)
-    energy = 0.55 + 0.5 * plan.energy
-    roles = [] if plan.breakdown and pos < 4 else ["kick", "snare"]
-    if d > 0.15 or not roles:
-        roles.append("hat")
-    if d > 0.3:
-        roles += ["ohat", "ride"]
-    if d > 0.4 or plan.perc > 0.5:
-        roles += ["perc", "perc2"]
-    notes: list[Note] = []
-    pans = {"kick": 0.0, "snare": 0.05, "hat": 0.3, "ohat": 0.3, "ride": -0.3, "perc": -0.35, "perc2": 0.4}
-    for role in roles:
-        pattern = groove.get(role)
-        if not pattern or role not in kit:
-            continue
-        for step, ch in enumerate(pattern):
-            vel = vel_of(ch)
-            if vel == 0.0 and role == "hat" and d > 0.75 and step % 2 == 1:
-                vel = 0.25  # busier hats at high density
-            if ch == "g" and d < 0.5:
-                continue
-            if ch == "o" and d < 0.22 and role in ("kick", "hat"):
-                continue
-            if vel <= 0.0:
-                continue
-            vel *= energy * (1.0 + (0.12 + 0.15 * plan.wild) * (rng.random() - 0.5))  # humanised
-            if role == "hat":
-                vel *= 0.55 + 0.5 * ctl.brightness
-            notes.append((float(step), GROUP_DRUMS, kit[role], 0, None, vel * plan.drums_level, pans[role]))
-    if pos == PHRASE_BARS - 1 and d > 0.35 and plan.energy > 0.3:
-        fill = kit.get("perc", kit["snare"]) if plan.kit in ("rock", "hand", "tabla") else kit["snare"]
-        for step in range(12, 16):
-            notes.append((float(step), GROUP_DRUMS, fill, 0, None, (0.45 + 0.12 * (step - 12)) * energy, -0.2 + 0.1 * (step - 12)))
-    if (pos == 0 or (plan.breakdown and pos == 4)) and "crash" in kit and plan.energy > 0.6 and d > 0.3:
-        notes.append((0.0, GROUP_DRUMS, kit["crash"], 0, None, 0.45 * energy, -0.25))
-    return notes
-
-
 def _bass(bar: int, degree: int, nxt: int, plan: PhrasePlan, ctl: Controls, ctx: EpochContext) -> list[Note]:
     if not plan.layers.bass:
         return []
@@ -199,7 +155,7 @@ def _bass(bar: int, degree: int, nxt: int, plan: PhrasePlan, ctl: Controls, ctx:
                 midi = fold(midi, 31, 50)
         end = hits[k + 1] if k + 1 < len(hits) else 16
         dur = max(1.0, (end - step) * (0.9 if plan.legato > 0.5 else 0.7))
-        vel = vel_of(rhythm[step]) * (0.8 + 0.3 * plan.energy)
+        vel = vel_of(rhythm[step]) * (0.8 + 0.3 * plan.energy) * (1.0 - 0.45 * plan.solo)
         for inst, gain in plan.layers.bass:
             notes.append((float(step), GROUP_BASS, inst, midi, dur, vel * gain, 0.0))
     return notes
@@ -218,6 +174,8 @@ def _comp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: Epoc
         return []
     rhythm, how = COMPS[plan.comp]
     centre = 60 + (2 if ctl.brightness > 0.6 else 0) - (3 if ctl.brightness < 0.25 else 0)
+    if plan.solo > 0.5 and plan.layers.lead and plan.layers.lead[0][0] != plan.layers.harm[0][0]:
+        centre = 72 if lead_centre(plan.layers.lead[0][0], 0.0, 0.5) < 66 else 55  # out of the lead's band
     chord = _voicing(ctx.tonic_pc, tones, centre)
     root = fold(chord[0] - 12, 40, 55)
     hits = [(i, vel_of(ch)) for i, ch in enumerate(rhythm) if vel_of(ch) > 0]
@@ -230,7 +188,7 @@ def _comp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: Epoc
         if how == "chord":
             pitches = [(p, 0.0) for p in chord]
         elif how == "strum":
-            pitches = [(p, 0.06 * j) for j, p in enumerate([root] + chord)]
+            pitches = [(p, 0.025 * j) for j, p in enumerate([root] + chord)]
         elif how == "power":
             pitches = [(root, 0.0), (root + 7, 0.0)] if (root + 7) % 12 in {scale_midi(ctx.tonic_pc, t) % 12 for t in range(7)} else [(root, 0.0), (root + 12, 0.0)]
         elif how == "alberti":

@@ -26,19 +26,21 @@ from .compose import STEPS_PER_BAR, Controls, EpochContext, compose_bar
 from .instruments import instrument
 from .mix import BusCompressor, Reverb, Ring, soft_clip
 from .patterns import SCALE_TONIC
-from .style import DEFAULT_STYLE, StyleVector, lerp_styles, stable_hash
+from .arrange import arrangement_key
+from .style import DEFAULT_STYLE, StyleVector, stable_hash
 from .vocabulary import style_of_prompts
 from .voices import BRIGHT_BUCKETS, SHARED_CACHE, length_class
 
 __all__ = ["Engine", "Rendered", "ENGINE_VERSION"]
 
-ENGINE_VERSION = "1.0"
-GLIDE_FRAMES = 72_000  # prompt changes glide over 1.5 s
+ENGINE_VERSION = "2.0"
+XFADE_FRAMES = 1_920  # a prompt change that re-arranges crossfades over 40 ms
 MUTE_RAMP_FRAMES = 240  # 5 ms
 RESET_FADE_FRAMES = 960  # old tails fade in 20 ms after a reset
 MAX_BLOCK_FRAMES = SAMPLE_RATE  # one second
 _GROUP_GAIN = (0.34, 0.22, 0.26)
 _BASE_SEND = (0.10, 0.02, 0.30)
+_CEILING = (0.5, 0.36, 0.5)  # per-group peak ceilings: their sum rarely reaches full scale
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,15 +117,15 @@ class Engine:
         self._bpm = 120.0
         self._ctx = EpochContext(tonic_pc=0, minor=False, seed=0, epoch=0)
         self._since = 0
-        self._style_from = self._style_to = DEFAULT_STYLE
-        self._glide_t0 = 0
+        self._style = DEFAULT_STYLE
+        self._cover = False
         self._info: dict[str, Any] = {"unmatched_words": [], "styles": {}}
         self._rings = [Ring() for _ in range(3)]
         self._gains = [Track(1.0) for _ in range(3)]
         self._sends = [Track(s) for s in _BASE_SEND]
         self._drive = Track(0.0)
         self._reverb = Reverb()
-        self._bus = BusCompressor()
+        self._comps = [BusCompressor() for _ in range(3)]  # per group: the mix stays the sum of its groups
         self._cache = SHARED_CACHE
         self._bars: OrderedDict[tuple, list] = OrderedDict()
         self._fades: dict[int, np.ndarray] = {}
@@ -140,12 +142,15 @@ class Engine:
             self.prompts = tuple(change.payload)
             style, info = style_of_prompts(tuple((p.text, p.weight) for p in self.prompts))
             self._info = {**self._info, **info}
-            glide = GLIDE_FRAMES if self._started else 0
-            self._style_from = self.style_at(t) if glide else style
-            self._style_to, self._glide_t0 = style, t
+            fade = XFADE_FRAMES if self._started else 0
+            if self._started and arrangement_key(style) != arrangement_key(self._style):
+                for ring in self._rings:  # a new arrangement: old notes give way within 40 ms
+                    ring.fade_from(t, XFADE_FRAMES)
+                self._cover = True
+            self._style = style
             for i, track in enumerate(self._sends):
-                track.set(t, self._send_level(i, style), glide)
-            self._drive.set(t, style.get("drive"), glide)
+                track.set(t, self._send_level(i, style), fade)
+            self._drive.set(t, style.get("drive"), fade)
         elif change.kind == "config":
             self.config = change.payload
             targets = (
@@ -167,8 +172,8 @@ class Engine:
         return _BASE_SEND[group] * (0.4 + 1.7 * style.get("reverb"))
 
     def style_at(self, t: int) -> StyleVector:
-        """The blended style in force at frame ``t`` (gliding after a prompt change)."""
-        return lerp_styles(self._style_from, self._style_to, (t - self._glide_t0) / GLIDE_FRAMES)
+        """The blended style in force at frame ``t`` (changes apply at their exact frame)."""
+        return self._style
 
     def _start_context(self, t: int) -> None:
         style = self.style_at(t)
@@ -248,19 +253,23 @@ class Engine:
         return placed, ctl
 
     def _notes(self, s: int, e: int) -> None:
-        """Render every note whose onset lies in ``[s, e)``."""
+        """Render every note whose onset lies in ``[s, e)`` (and, after a re-arranging
+        prompt change, the rest of the new arrangement's notes already under way at ``s``)."""
         bf = self.bar_frames
         first = max(0, math.floor((s - self._anchor) / bf) - 1)
         last = math.floor((e - 1 - self._anchor) / bf)
         step_frames = bf / STEPS_PER_BAR
+        cover, self._cover = self._cover, False
         for bar in range(first, last + 1):
             placed, ctl = self._bar_notes(bar)
             bucket = min(BRIGHT_BUCKETS - 1, int(ctl.brightness * BRIGHT_BUCKETS))
             for onset, group, inst, midi, dur, vel, pan in placed:
                 if s <= onset < e:
                     self._play(onset, group, inst, midi, dur, vel, pan, bucket, step_frames)
+                elif cover and onset < s and dur is not None and onset + dur * step_frames > s + XFADE_FRAMES:
+                    self._play(onset, group, inst, midi, dur, vel, pan, bucket, step_frames, skip=s - onset)
 
-    def _play(self, onset: int, group: int, inst: str, midi: int, dur: float | None, vel: float, pan: float, bucket: int, step_frames: float) -> None:
+    def _play(self, onset: int, group: int, inst: str, midi: int, dur: float | None, vel: float, pan: float, bucket: int, step_frames: float, skip: int = 0) -> None:
         spec = instrument(inst)
         if spec is not None:
             while midi < spec.low:
@@ -273,16 +282,18 @@ class Engine:
         gain = vel * _GROUP_GAIN[group] * (spec.gain if spec else 1.0)
         angle = (max(-1.0, min(1.0, pan)) + 1.0) * math.pi / 4
         gl, gr = gain * math.cos(angle) * math.sqrt(2), gain * math.sin(angle) * math.sqrt(2)
-        ring = self._rings[group]
-        if dur is None or spec is None:
-            ring.add(onset, samples, gl, gr)
-            return
-        rel = int(spec.release_s * SAMPLE_RATE)
-        if d + rel >= samples.shape[0]:
-            ring.add(onset, samples, gl, gr)
-            return
-        ring.add(onset, samples[:d], gl, gr)
-        ring.add(onset + d, samples[d : d + rel] * self._fade(rel), gl, gr)
+        if d is not None and spec is not None:
+            rel = int(spec.release_s * SAMPLE_RATE)
+            if d + rel < samples.shape[0]:
+                samples = np.concatenate([samples[:d], samples[d : d + rel] * self._fade(rel)])
+        if skip:  # joining a held note after a change: fade in over the crossfade
+            samples = samples[skip:]
+            if samples.shape[0] == 0:
+                return
+            k = min(XFADE_FRAMES, samples.shape[0])
+            samples = samples.copy()
+            samples[:k] *= self._fade(k)[::-1]
+        self._rings[group].add(onset + skip, samples, gl, gr)
 
     def _saturate(self, x: np.ndarray, a: int, n: int) -> np.ndarray:
         """Drive (``drive`` style parameter): a tanh waveshaper on the harmony/lead group."""
@@ -301,6 +312,8 @@ class Engine:
         return fade
 
     def _mix(self, a: int, b: int) -> np.ndarray:
+        """Each group is compressed and clipped on its own; the reverb is linear, so the
+        mix equals the sum of the groups rendered alone (what the mute flags give)."""
         n = b - a
         dry = np.zeros((2, n), dtype=np.float32)
         send = np.zeros(n, dtype=np.float32)
@@ -316,9 +329,9 @@ class Engine:
                 x *= gain
             if group == 2:
                 x = self._saturate(x, a, n)
+            x = soft_clip(self._comps[group].process(a, x), ceiling=_CEILING[group])
             dry += x
             level = self._sends[group].curve(a, n)
             send += (x[0] + x[1]) * (level * 0.5 if isinstance(level, float) else level * np.float32(0.5))
         out = dry + self._reverb.process(a, send)
-        out = self._bus.process(a, out)
-        return soft_clip(out)
+        return np.clip(out, -1.0, 1.0, out=out)

@@ -12,10 +12,11 @@ import random
 from functools import lru_cache
 
 from .arrange import PhrasePlan, candidate_count
+from .instruments import instrument
 from .harmony import GROUP_OTHER, chord_tones, fold, scale_below, scale_midi
 from .style import stable_hash
 
-__all__ = ["lead_bar", "motif"]
+__all__ = ["lead_bar", "lead_centre", "motif"]
 
 _WEIGHT = [4.0, 0.5, 1.5, 0.5, 3.0, 0.5, 1.5, 0.5, 3.5, 0.5, 1.5, 0.5, 3.0, 0.5, 1.5, 0.8]
 
@@ -61,6 +62,15 @@ def _weighted_sample(rng: random.Random, items: list[int], weights: list[float],
 
 
 
+def lead_centre(inst: str, octave: float, brightness: float) -> int:
+    """The lead's middle pitch: idiomatic for its instrument, moved by octave and brightness."""
+    spec = instrument(inst)
+    low, high = (spec.low, spec.high) if spec else (48, 96)
+    home = max(low + 14, min(high - 8, 74))
+    shift = int(round(octave)) * 12 + (12 if brightness > 0.75 else 0) - (12 if brightness < 0.2 else 0)
+    return max(low + 7, min(high - 5, home + shift))
+
+
 def lead_bar(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl, ctx) -> list:
     """The lead's notes in one bar of the phrase (see module docstring)."""
     n = max(1, min(9, round(1 + 7 * ctl.density * (0.4 + plan.lead_density))))
@@ -68,7 +78,7 @@ def lead_bar(bar: int, pos: int, degree: int, plan: PhrasePlan, ctl, ctx) -> lis
     seed = stable_hash(plan.motif_seed, "answer" if answer else "call")
     mot = motif(seed, n, plan.sync, plan.legato, ctl.temperature, ctl.top_k)
     half = (pos % 2) * 16
-    centre = 74 + int(round(plan.octave)) * 12 + (12 if ctl.brightness > 0.75 else 0) - (12 if ctl.brightness < 0.2 else 0)
+    centre = lead_centre(plan.layers.lead[0][0], plan.octave, ctl.brightness)
     base = 7 * ((centre - ctx.tonic_pc) // 12)
     shift = ((degree - (5 if ctx.minor else 0)) + 3) % 7 - 3
     chord_pcs = {scale_midi(ctx.tonic_pc, t) % 12 for t in chord_tones(degree, 0)}

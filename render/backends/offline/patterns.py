@@ -41,7 +41,7 @@ PROGRESSIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "celtic": ((0, 4, 3, 0), (5, 4, 5, 3)),
     "gospel": ((3, 0, 1, 4), (3, 4, 5, 5)),
     "house": ((5, 3, 4, 4), (5, 5, 3, 4)),
-    "static": ((0, 0, 0, 0), (5, 5, 5, 5)),
+    "static": ((0, 0, 0, 0, 3, 3, 4, 4), (5, 5, 5, 5, 3, 3, 4, 4)),
 }
 
 #: groove -> role -> pattern. Roles: kick, snare, hat, ohat, perc, perc2, ride.
@@ -65,7 +65,7 @@ GROOVES: dict[str, dict[str, str]] = {
     "dembow": {"kick": "x...x...x...x...", "snare": "...x..x....x..x.", "hat": "x.o.x.o.x.o.x.o."},
     "afro": {"kick": "x.....o...x..o..", "snare": "....x.......x...", "perc": "x.xx.x.xx.x.x.xx", "hat": "x.oox.oox.oox.oo"},
     "funk": {"kick": "x.x.......x..o..", "snare": "....x..g.g..x..g", "hat": "xoxoxoxoxoxoxoxo"},
-    "metal": {"kick": "x.x.x.x.x.x.x.x.", "snare": "....x.......x...", "ride": "x...x...x...x...", "hat": "x.x.x.x.x.x.x.x."},
+    "metal": {"kick": "xxxxxxxxxxxxxxxx", "snare": "....x.......x...", "ride": "x...x...x...x...", "hat": "x.x.x.x.x.x.x.x."},
     "ballad": {"kick": "x.......o.......", "snare": "........x.......", "hat": "x...o...x...o..."},
     "none": {},
 }
@@ -116,6 +116,7 @@ COMPS: dict[str, tuple[str, str]] = {
     "ballad": ("x...o...o...o...", "arp"),
     "alberti": ("xooooooooooooooo", "alberti"),
     "power": ("x.o.x.o.x.o.x.o.", "power"),
+    "chug": ("xooox.o.xooox.o.", "power"),
     "none": ("................", "chord"),
 }
 

@@ -51,6 +51,7 @@ PARAMS: dict[str, float] = {
     "octave": 0.0,
     "choir": 0.0,
     "perc": 0.0,
+    "solo": 0.0,
 }
 PARAM_NAMES: tuple[str, ...] = tuple(PARAMS)
 _RANGES: dict[str, tuple[float, float]] = {name: (0.0, 1.0) for name in PARAMS}

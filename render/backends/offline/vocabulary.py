@@ -21,7 +21,7 @@ from typing import Any
 from .style import CATEGORIES, DEFAULT_STYLE, StyleVector, blend, word_style
 from .vocab_table import TABLE
 
-__all__ = ["VocabularyEntry", "VOCABULARY", "PromptMatch", "analyse_prompt", "normalise_words", "style_of_prompts"]
+__all__ = ["VocabularyEntry", "VOCABULARY", "PromptMatch", "analyse_prompt", "normalise_words", "style_of_prompts", "entry_role"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +32,7 @@ class VocabularyEntry:
     kind: str
     style: StyleVector
     words: tuple[str, ...]
+    role: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +49,11 @@ class PromptMatch:
     text: str
     matches: tuple[tuple[str, float], ...]
     unmatched: tuple[str, ...]
+
+    @property
+    def roles(self) -> tuple[tuple[str, str], ...]:
+        """``(entry name, the role it plays)`` for each match (see :func:`entry_role`)."""
+        return tuple((name, VOCABULARY[name].role) for name, _ in self.matches)
 
 
 _STOP = frozenset({"a", "an", "the", "and", "with", "of", "in", "on", "some", "very", "style", "music", "vibe", "vibes", "sound", "sounds", "feel", "feeling", "beat", "beats", "&", "n", "type", "like", "for", "into"})
@@ -92,7 +98,37 @@ def _parse(name: str, spec: str) -> VocabularyEntry:
                 raise ValueError(f"vocabulary {name!r}: unknown category {category!r}")
             cats.setdefault(category, {})[option] = float(weight or 1.0)
     words = tuple(w for w in normalise_words(name) if w not in _STOP or w in _KEEP)
-    return VocabularyEntry(name=name, kind=kind, style=StyleVector(values=values, cats=cats), words=words)
+    if kind == "instrument" and _featured(cats) in ("lead", "chords", "pad"):
+        for key, default in _FEATURED.items():  # a named melodic instrument leads (issue 12)
+            values.setdefault(key, default)
+        if not cats.get("lead_i") and cats.get("harm_i"):
+            top = max(cats["harm_i"].items(), key=lambda kv: kv[1])[0]
+            cats["lead_i"] = {top: 0.9}
+    style = StyleVector(values=values, cats=cats)
+    return VocabularyEntry(name=name, kind=kind, style=style, words=words, role=entry_role(kind, cats))
+
+
+#: Defaults of an instrument entry whose instrument plays the melody or the main figure:
+#: it leads, the drums thin out and the pads step back (an entry may override each).
+_FEATURED = {"solo": 1.0, "drums": 0.05, "pad": 0.2, "arp": 0.1}
+_PARTS = (("kit", "drums"), ("bass_i", "bass"), ("lead_i", "lead"), ("harm_i", "chords"), ("pad_i", "pad"), ("drone_i", "drone"))
+
+
+def _featured(cats: dict[str, dict[str, float]]) -> str:
+    """The part an instrument entry features: the category with its strongest vote."""
+    best = max(((max(cats[c].values()), part) for c, part in _PARTS if cats.get(c)), default=(0.0, ""))
+    return best[1]
+
+
+def entry_role(kind: str, cats: dict[str, dict[str, float]]) -> str:
+    """What a vocabulary entry does to the music, in a few words (shown by ``plan``)."""
+    if kind == "instrument":
+        return f"featured {_featured(cats) or 'part'}"
+    return {
+        "genre": "genre: groove, bass, harmony, palette, production",
+        "mood": "mood: density, register, brightness, harmony",
+        "texture": "texture: production and effects",
+    }.get(kind, kind)
 
 
 VOCABULARY: dict[str, VocabularyEntry] = {name: _parse(name, spec) for name, spec in TABLE.items()}

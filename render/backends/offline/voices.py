@@ -197,6 +197,8 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
     n = int(min(inst.max_s, LENGTH_CLASSES_S[length_cls]) * SR)
     t = np.arange(n, dtype=np.float32) * np.float32(1.0 / SR)
     out = _render_bands(sp, f0, bright, ratios, amps, phases, t)
+    if sp.get("amp"):
+        out = _amp(out, *sp["amp"], bright)
     if sp.get("noise"):
         out += _breath(sp["noise"], n, t, rng, bright)
     peak = float(np.max(np.abs(out[: min(n, SR)]))) or 1.0
@@ -204,6 +206,22 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
     tail = min(n, 2400)
     out[n - tail :] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
     return _trim(out)
+
+
+def _amp(x: np.ndarray, drive_db: float, cab_hz: float, bright: float) -> np.ndarray:
+    """A guitar amp and cabinet (pedalboard): pre-filter, distortion, speaker low-pass.
+
+    Applied to a whole note on its own, so the result does not depend on chunking.
+    """
+    import pedalboard
+
+    board = pedalboard.Pedalboard([
+        pedalboard.HighpassFilter(cutoff_frequency_hz=90.0),
+        pedalboard.Distortion(drive_db=drive_db),
+        pedalboard.LowpassFilter(cutoff_frequency_hz=cab_hz * (0.7 + 0.6 * bright)),
+        pedalboard.PeakFilter(cutoff_frequency_hz=1800.0, gain_db=4.0, q=0.8),
+    ])
+    return board(x[None, :] * np.float32(0.5), SR)[0].astype(np.float32)
 
 
 def _render_bands(sp: dict, f0: float, bright: float, ratios: np.ndarray, amps: np.ndarray, phases: np.ndarray, t: np.ndarray) -> np.ndarray:

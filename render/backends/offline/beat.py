@@ -1,0 +1,85 @@
+"""The drum part of one bar: the groove, its beat accents, intro and breakdown sparseness, fills.
+
+The beat is made unambiguous by *how many* sounds start on each beat, not only by
+velocities (beat trackers weigh onsets in decibels): beat 1 gets the kick with the bass
+and the chord, 2 and 4 the backbeat, 3 the kick alone, and the off-beats only light,
+high sounds. A fill ends every section.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .harmony import GROUP_DRUMS
+from .patterns import GROOVES, KITS, vel_of
+from .style import stable_hash
+
+__all__ = ["drum_bar", "ACCENT"]
+
+#: Velocity per 16th step: 1 > 2 = 4 > 3 > 8th off-beats > 16ths.
+ACCENT = (1.0, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.45, 0.7, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.5)
+_PANS = {"kick": 0.0, "snare": 0.05, "hat": 0.3, "ohat": 0.3, "ride": -0.3, "perc": -0.35, "perc2": 0.4}
+_LIGHT = frozenset({"hat", "ohat", "ride", "perc", "perc2"})
+
+
+def _roles(pos: int, plan, d: float) -> list[str]:
+    if plan.breakdown:
+        return ["hat"] if pos >= 4 and d > 0.3 else []
+    if plan.intro and pos < 2:
+        return ["kick", "hat"]
+    roles = ["kick", "snare"]
+    if d > 0.15:
+        roles.append("hat")
+    if d > 0.3:
+        roles += ["ohat", "ride"]
+    if d > 0.4 or plan.perc > 0.5:
+        roles += ["perc", "perc2"]
+    return roles
+
+
+def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
+    """The drum notes of one bar (see module docstring)."""
+    groove = GROOVES[plan.groove]
+    kit = KITS[plan.kit]
+    if not groove or not kit or plan.drums_level <= 0.0:
+        return []
+    d = ctl.density
+    rng = random.Random(stable_hash(ctx.seed, ctx.epoch, "drums", bar))
+    energy = (0.55 + 0.5 * plan.energy) * plan.drums_level * (1.0 - 0.45 * plan.solo)
+    notes: list[tuple] = []
+    fill_from = 12 if plan.fill and pos == 7 and d > 0.3 and not plan.breakdown else 16
+    for role in _roles(pos, plan, d):
+        pattern = groove.get(role)
+        if not pattern or role not in kit:
+            continue
+        for step, ch in enumerate(pattern):
+            vel = vel_of(ch)
+            if vel == 0.0 and role == "hat" and d > 0.75 and step % 2 == 1:
+                vel = 0.25  # busier hats at high density
+            if (ch == "g" and d < 0.5) or (ch == "o" and d < 0.22 and role in ("kick", "hat")) or vel <= 0.0:
+                continue
+            if step >= fill_from and role != "kick":
+                continue
+            if role in _LIGHT and step % 4 == 0 and step != 0 and rng.random() < 0.2:
+                continue  # light sounds sometimes leave a beat to the kick and snare
+            vel *= ACCENT[step] * energy * (1.0 + (0.12 + 0.15 * plan.wild) * (rng.random() - 0.5))
+            if role == "hat":
+                vel *= 0.55 + 0.5 * ctl.brightness
+            notes.append((float(step), GROUP_DRUMS, kit[role], 0, None, vel, _PANS[role]))
+    if fill_from < 16:
+        notes += _fill(kit, plan, rng, energy)
+    if (pos == 0 or (plan.breakdown and pos == 4)) and "crash" in kit and plan.energy > 0.45 and d > 0.3 and not plan.breakdown:
+        notes.append((0.0, GROUP_DRUMS, kit["crash"], 0, None, 0.45 * energy, -0.25))
+    return notes
+
+
+def _fill(kit: dict, plan, rng: random.Random, energy: float) -> list[tuple]:
+    """A fill over beats 3-4 of a section's last bar (8ths, then 16ths when busy)."""
+    toms = plan.kit in ("rock", "hand", "tabla", "acoustic", "orchestral")
+    sound = kit.get("perc2" if toms else "snare", kit["snare"])
+    steps = (12, 13, 14, 15) if plan.energy > 0.55 else (12, 14)
+    notes = []
+    for j, step in enumerate(steps):
+        inst = sound if j % 2 == 0 or not toms else kit["snare"]
+        notes.append((float(step), GROUP_DRUMS, inst, 0, None, (0.5 + 0.1 * j) * energy * (0.9 + 0.2 * rng.random()), -0.2 + 0.13 * j))
+    return notes
