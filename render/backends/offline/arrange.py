@@ -141,10 +141,8 @@ def _section(phrase: int, ctx, diversity: bool, wild: float) -> tuple[str, int, 
         section = ("A", "B", "breakdown", "return")[stable_hash(ctx.seed, ctx.epoch, "section", phrase) % 4]
         cycle, fill = phrase, True
     else:
-        body = len(form) - 1
-        cycle, k = (0, phrase) if phrase < len(form) else divmod(phrase - 1, body)
-        section = form[k] if phrase < len(form) else form[1 + k]
-        nxt = form[k + 1] if k + 1 < len(form) else form[1]
+        cycle, k = divmod(phrase - 1, len(form) - 1) if phrase else (0, -1)
+        section, nxt = form[1 + k], form[2 + k if 2 + k < len(form) else 1]
         fill = nxt != section
     key = phrase if diversity or wild > 0.5 else (section, cycle)
     rng = random.Random(stable_hash(ctx.seed, ctx.epoch, "plan", key))

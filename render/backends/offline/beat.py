@@ -14,12 +14,30 @@ from .harmony import GROUP_DRUMS
 from .patterns import GROOVES, KITS, vel_of
 from .style import stable_hash
 
-__all__ = ["drum_bar", "ACCENT"]
+__all__ = ["drum_bar", "ACCENT", "keeps_beat"]
 
 #: Velocity per 16th step: 1 > 2 = 4 > 3 > 8th off-beats > 16ths.
 ACCENT = (1.0, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.45, 0.7, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.5)
 _PANS = {"kick": 0.0, "snare": 0.05, "hat": 0.3, "ohat": 0.3, "ride": -0.3, "perc": -0.35, "perc2": 0.4}
 _LIGHT = frozenset({"hat", "ohat", "ride", "perc", "perc2"})
+
+
+def keeps_beat(step: float, bpm: float, role: str = "") -> bool:
+    """Whether an onset at ``step`` keeps the beat unambiguous at ``bpm``.
+
+    Slow tempos (< 100 bpm) keep everything but the hats on the beats (else the 8ths
+    read as the beat); fast ones (> 150 bpm) leave beat 3 to the kick and keep
+    syncopations out (else half or 2/3 of the tempo reads as the beat); in between
+    only the odd 16ths of the accompaniment go. The lead and the hats are free.
+    """
+    if abs(step - round(step)) > 0.2:  # grace notes and the like
+        return True
+    s = int(round(step)) % 16
+    if bpm < 100:
+        return (role == "hat" and s % 4 != 2) or s % 4 == 0
+    if bpm > 150:
+        return (role in ("hat", "ohat") and s % 2 == 0 and s != 8) or s == 0
+    return role in ("hat", "kick", "snare") or s % 2 == 0
 
 
 def _roles(pos: int, plan, d: float) -> list[str]:
@@ -58,7 +76,7 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
                 vel = 0.25  # busier hats at high density
             if (ch == "g" and d < 0.5) or (ch == "o" and d < 0.22 and role in ("kick", "hat")) or vel <= 0.0:
                 continue
-            if step >= fill_from and role != "kick":
+            if (step >= fill_from and role != "kick") or not keeps_beat(step, ctl.bpm, role):
                 continue
             if role in _LIGHT and step % 4 == 0 and step != 0 and rng.random() < 0.2:
                 continue  # light sounds sometimes leave a beat to the kick and snare
@@ -66,6 +84,11 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
             if role == "hat":
                 vel *= 0.55 + 0.5 * ctl.brightness
             notes.append((float(step), GROUP_DRUMS, kit[role], 0, None, vel, _PANS[role]))
+    if ctl.bpm > 150 and "snare" in kit and not plan.breakdown and not (plan.intro and pos < 2):
+        notes = [n for n in notes if n[2] != kit["snare"]]  # fast: a plain backbeat, beat 1 accented
+        notes += [(float(st), GROUP_DRUMS, kit["snare"], 0, None, 0.8 * energy, 0.05) for st in (4, 12)]
+        if "crash" in kit:
+            notes.append((0.0, GROUP_DRUMS, kit["crash"], 0, None, 0.5 * energy, -0.25))
     if fill_from < 16:
         notes += _fill(kit, plan, rng, energy)
     if (pos == 0 or (plan.breakdown and pos == 4)) and "crash" in kit and plan.energy > 0.45 and d > 0.3 and not plan.breakdown:

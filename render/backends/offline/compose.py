@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 
 from .arrange import PhrasePlan, phrase_plan
-from .beat import drum_bar
+from .beat import drum_bar, keeps_beat
 from .harmony import GROUP_BASS, GROUP_DRUMS, GROUP_OTHER, chord_tones, fold, scale_midi
 from .melody import lead_bar, lead_centre
 from .patterns import BASSLINES, COMPS, MAJOR_STEPS, PROGRESSIONS, vel_of
@@ -45,6 +45,7 @@ class Controls:
     mute_drums: bool = False
     mute_bass: bool = False
     only_bass_and_drums: bool = False
+    bpm: float = 120.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,13 +103,14 @@ def compose_bar(bar: int, style: StyleVector, ctl: Controls, ctx: EpochContext) 
     if not ctl.mute_drums:
         notes += drum_bar(bar, pos, plan, ctl, ctx)
     if not ctl.mute_bass and not (plan.breakdown and pos < 4):
-        notes += _bass(bar, degree, nxt, plan, ctl, ctx)
+        notes += [n for n in _bass(bar, degree, nxt, plan, ctl, ctx) if keeps_beat(n[0], ctl.bpm)]
     if not ctl.only_bass_and_drums:
         tones = chord_tones(degree, plan.ext)
         acc = 1.0 - 0.5 * plan.solo  # accompaniment steps back behind a featured instrument
         accomp = _comp(bar, tones, plan, ctl, ctx) + _pad(bar, pos, tones, plan, ctx) + _arp(bar, tones, plan, ctl, ctx) + _drone(bar, pos, plan, ctx)
-        notes += [n[:5] + (n[5] * acc,) + n[6:] for n in accomp]
-        notes += [n[:5] + (n[5] * (1.0 + 0.35 * plan.solo),) + n[6:] for n in _lead(bar, pos, degree, plan, ctl, ctx)]
+        notes += [n[:5] + (n[5] * acc,) + n[6:] for n in accomp if keeps_beat(n[0], ctl.bpm)]
+        lead_gain = 1.0 + 0.35 * plan.solo
+        notes += [n[:5] + (n[5] * lead_gain * (1.0 if keeps_beat(n[0], ctl.bpm) else 0.6),) + n[6:] for n in _lead(bar, pos, degree, plan, ctl, ctx)]
         notes += _texture(bar, plan, ctl, ctx)
         if ctl.mode == "VOCALIZATION":
             notes += _vocal(bar, pos, tones, plan, ctx)
@@ -181,6 +183,8 @@ def _comp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: Epoc
     hits = [(i, vel_of(ch)) for i, ch in enumerate(rhythm) if vel_of(ch) > 0]
     if ctl.density < 0.3:
         hits = [h for h in hits if h[1] >= 1.0] or hits[:1]
+    if hits and hits[0][0] != 0 and not keeps_beat(hits[0][0], ctl.bpm):
+        hits.insert(0, (0, 0.8))  # slow or fast tempos: the chord marks beat 1
     notes: list[Note] = []
     for k, (step, vel) in enumerate(hits):
         end = hits[k + 1][0] if k + 1 < len(hits) else 16

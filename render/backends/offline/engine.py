@@ -234,6 +234,7 @@ class Engine:
             mute_drums=cfg.mute_drums,
             mute_bass=cfg.mute_bass,
             only_bass_and_drums=cfg.only_bass_and_drums,
+            bpm=self._bpm,
         )
 
     def _bar_notes(self, bar: int) -> tuple[list, Controls]:

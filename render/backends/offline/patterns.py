@@ -102,6 +102,7 @@ BASSLINES: dict[str, tuple[str, str]] = {
     "tumbao": ("...x..x....x..x.", "frrf"),
     "drone": ("x...............", "r"),
     "syncop": ("x..x..x...x..x..", "rroror"),
+    "offbeat": ("..x...x...x...x.", "rror"),
     "rolling": (".xxx.xxx.xxx.xxx", "rrrrrrrrrrrr"),
     "wobble": ("x.......x.......", "rr"),
 }

@@ -117,7 +117,7 @@ TABLE: dict[str, str] = {
     "Ska": "genre; tempo=160 energy=.8 sync=.4 minor=.2; kit:acoustic groove:ska prog:pop bassline:walking comp:skank harm_i:eguitar lead_i:brass bass_i:bass_e",
     "Surf Rock": "genre; tempo=160 energy=.75 reverb=.7 minor=.5; kit:rock groove:backbeat prog:andalusian bassline:eighths comp:strum harm_i:eguitar lead_i:eguitar bass_i:bass_pick",
     "Synthpop": "genre; tempo=118 energy=.65 bright=.65 arp=.6; kit:electronic groove:backbeat prog:pop bassline:octave comp:arp harm_i:synth_pluck lead_i:synth_lead pad_i:synth_pad bass_i:bass_synth",
-    "Techno": "genre; tempo=130 energy=.8 minor=.85 lead=.3; kit:909 groove:four prog:static bassline:syncop comp:stabs harm_i:synth_pluck lead_i:acid bass_i:bass_synth",
+    "Techno": "genre; tempo=130 energy=.8 minor=.85 lead=.3; kit:909 groove:four prog:static bassline:offbeat comp:skank harm_i:synth_pluck lead_i:acid bass_i:bass_synth",
     "Trance": "genre; tempo=138 energy=.85 minor=.7 arp=.8 reverb=.6; kit:909 groove:four prog:epic bassline:rolling comp:arp harm_i:supersaw lead_i:supersaw pad_i:synth_pad bass_i:bass_synth",
     "Trap Beat": "genre; tempo=140 energy=.8 minor=.85; kit:808 groove:trap prog:minor_pop bassline:sub comp:sustain harm_i:bell lead_i:bell pad_i:synth_pad bass_i:bass_808",
     "Trip Hop": "genre; tempo=86 energy=.45 minor=.8 reverb=.6 noise=.3 swing=.15; kit:lofi groove:boombap prog:minor_pop bassline:sub comp:sustain harm_i:rhodes pad_i:strings lead_i:synth_lead bass_i:bass_synth",
