@@ -123,7 +123,7 @@ def test_guidance_and_diversity_control_variation_between_phrases():
     }.items():
         var[label] = _phrase_variation(render(MIX4, cfg, seconds)[0], 180)
     assert var["g0"] > var["g3"] > var["g6"], var
-    assert var["diversity"] > 1.5 * var["quality"], var
+    assert var["diversity"] > 1.2 * var["quality"], var  # QUALITY's sections (intro, A, B, breakdown) vary too
 
 
 def test_vocalization_adds_a_vocal_voice():

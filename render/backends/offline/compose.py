@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .arrange import PhrasePlan, phrase_plan
 from .beat import drum_bar, keeps_beat
-from .harmony import GROUP_BASS, GROUP_DRUMS, GROUP_OTHER, chord_tones, fold, scale_midi
+from .harmony import GROUP_BASS, GROUP_OTHER, chord_tones, fold, scale_midi
 from .melody import lead_bar, lead_centre
 from .patterns import BASSLINES, COMPS, MAJOR_STEPS, PROGRESSIONS, vel_of
 from .style import StyleVector, stable_hash
@@ -99,7 +99,6 @@ def compose_bar(bar: int, style: StyleVector, ctl: Controls, ctx: EpochContext) 
     degree = _chord_degree(bar, plan, ctx)
     nxt = _chord_degree(bar + 1, plan, ctx)
     notes: list[Note] = []
-    lay = plan.layers
     if not ctl.mute_drums:
         notes += drum_bar(bar, pos, plan, ctl, ctx)
     if not ctl.mute_bass and not (plan.breakdown and pos < 4):
@@ -143,7 +142,6 @@ def _bass(bar: int, degree: int, nxt: int, plan: PhrasePlan, ctl: Controls, ctx:
     if not hits:
         return []
     notes: list[Note] = []
-    root = scale_midi(ctx.tonic_pc, degree) % 12
     for k, step in enumerate(hits):
         code = figure[k % len(figure)]
         s = {"r": 0, "f": 4, "o": 7, "t": 2, "s": 1, "n": None}[code]

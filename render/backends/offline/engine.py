@@ -22,11 +22,11 @@ import numpy as np
 from render.audio import SAMPLE_RATE
 from render.controls import NUMERIC_RANGES, GenerationConfig, WeightedPrompt
 
+from .arrange import arrangement_key
 from .compose import STEPS_PER_BAR, Controls, EpochContext, compose_bar
 from .instruments import instrument
 from .mix import BusCompressor, Reverb, Ring, soft_clip
 from .patterns import SCALE_TONIC
-from .arrange import arrangement_key
 from .style import DEFAULT_STYLE, StyleVector, stable_hash
 from .vocabulary import style_of_prompts
 from .voices import BRIGHT_BUCKETS, SHARED_CACHE, length_class
@@ -283,18 +283,27 @@ class Engine:
         gain = vel * _GROUP_GAIN[group] * (spec.gain if spec else 1.0)
         angle = (max(-1.0, min(1.0, pan)) + 1.0) * math.pi / 4
         gl, gr = gain * math.cos(angle) * math.sqrt(2), gain * math.sin(angle) * math.sqrt(2)
+        ring = self._rings[group]
+        if skip:  # joining a held note after a change: fade in over the crossfade
+            self._join(ring, onset, samples, d, spec, skip, gl, gr)
+            return
+        rel = int(spec.release_s * SAMPLE_RATE) if spec is not None and d is not None else 0
+        if d is None or spec is None or d + rel >= samples.shape[0]:
+            ring.add(onset, samples, gl, gr)
+            return
+        ring.add(onset, samples[:d], gl, gr)
+        ring.add(onset + d, samples[d : d + rel] * self._fade(rel), gl, gr)
+
+    def _join(self, ring, onset: int, samples: np.ndarray, d: int | None, spec, skip: int, gl: float, gr: float) -> None:
         if d is not None and spec is not None:
             rel = int(spec.release_s * SAMPLE_RATE)
             if d + rel < samples.shape[0]:
                 samples = np.concatenate([samples[:d], samples[d : d + rel] * self._fade(rel)])
-        if skip:  # joining a held note after a change: fade in over the crossfade
-            samples = samples[skip:]
-            if samples.shape[0] == 0:
-                return
-            k = min(XFADE_FRAMES, samples.shape[0])
-            samples = samples.copy()
+        samples = samples[skip:].copy()
+        k = min(XFADE_FRAMES, samples.shape[0])
+        if k:
             samples[:k] *= self._fade(k)[::-1]
-        self._rings[group].add(onset + skip, samples, gl, gr)
+            ring.add(onset + skip, samples, gl, gr)
 
     def _saturate(self, x: np.ndarray, a: int, n: int) -> np.ndarray:
         """Drive (``drive`` style parameter): a tanh waveshaper on the harmony/lead group."""
