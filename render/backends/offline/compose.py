@@ -67,7 +67,14 @@ def _rng(*parts: object) -> random.Random:
 def _chord_degree(bar: int, plan: PhrasePlan, ctx: EpochContext) -> int:
     major, minor = PROGRESSIONS[plan.prog]
     prog = minor if ctx.minor else major
-    return prog[(bar + plan.prog_shift) % len(prog)]
+    i = (bar + plan.prog_shift) % len(prog)
+    degree = prog[i]
+    if len(prog) == 4 and (bar // 4) % 2 == 1:  # every other 4-bar line moves on
+        if i == 2:
+            degree = (degree + 5) % 7  # a third below: shares two tones
+        elif i == 3:
+            degree = 4 if degree != 4 else 3  # a half cadence
+    return degree
 
 
 
@@ -143,7 +150,7 @@ def _bass(bar: int, degree: int, nxt: int, plan: PhrasePlan, ctl: Controls, ctx:
         return []
     notes: list[Note] = []
     for k, step in enumerate(hits):
-        code = figure[k % len(figure)]
+        code = figure[(k + (bar % 4 == 3 and k >= len(hits) // 2)) % len(figure)]  # the 4th bar turns around
         s = {"r": 0, "f": 4, "o": 7, "t": 2, "s": 1, "n": None}[code]
         if s is None:
             target = scale_midi(ctx.tonic_pc, nxt) % 12
