@@ -8,7 +8,6 @@ from helpers.offline import SR, render
 
 from render.backends.offline import analyse_prompt
 from render.backends.offline.arrange import phrase_plan
-from render.backends.offline.beat import keeps_beat
 from render.backends.offline.compose import Controls, EpochContext, _chord_degree, compose_bar
 from render.backends.offline.harmony import GROUP_DRUMS, GROUP_OTHER
 from render.backends.offline.vocabulary import style_of_prompts

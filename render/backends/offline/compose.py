@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .arrange import PhrasePlan, phrase_plan
 from .beat import drum_bar, keeps_beat
-from .harmony import GROUP_BASS, GROUP_DRUMS, GROUP_OTHER, chord_tones, fold, scale_midi
+from .harmony import GROUP_BASS, GROUP_OTHER, chord_tones, fold, scale_midi
 from .melody import lead_bar, lead_centre
 from .patterns import BASSLINES, COMPS, MAJOR_STEPS, PROGRESSIONS, vel_of
 from .style import StyleVector, stable_hash
@@ -67,7 +67,14 @@ def _rng(*parts: object) -> random.Random:
 def _chord_degree(bar: int, plan: PhrasePlan, ctx: EpochContext) -> int:
     major, minor = PROGRESSIONS[plan.prog]
     prog = minor if ctx.minor else major
-    return prog[(bar + plan.prog_shift) % len(prog)]
+    i = (bar + plan.prog_shift) % len(prog)
+    degree = prog[i]
+    if len(prog) == 4 and (bar // 4) % 2 == 1:  # every other 4-bar line moves on
+        if i == 2:
+            degree = (degree + 5) % 7  # a third below: shares two tones
+        elif i == 3:
+            degree = 4 if degree != 4 else 3  # a half cadence
+    return degree
 
 
 
@@ -99,7 +106,6 @@ def compose_bar(bar: int, style: StyleVector, ctl: Controls, ctx: EpochContext) 
     degree = _chord_degree(bar, plan, ctx)
     nxt = _chord_degree(bar + 1, plan, ctx)
     notes: list[Note] = []
-    lay = plan.layers
     if not ctl.mute_drums:
         notes += drum_bar(bar, pos, plan, ctl, ctx)
     if not ctl.mute_bass and not (plan.breakdown and pos < 4):
@@ -143,9 +149,8 @@ def _bass(bar: int, degree: int, nxt: int, plan: PhrasePlan, ctl: Controls, ctx:
     if not hits:
         return []
     notes: list[Note] = []
-    root = scale_midi(ctx.tonic_pc, degree) % 12
     for k, step in enumerate(hits):
-        code = figure[k % len(figure)]
+        code = figure[(k + (bar % 4 == 3 and k >= len(hits) // 2)) % len(figure)]  # the 4th bar turns around
         s = {"r": 0, "f": 4, "o": 7, "t": 2, "s": 1, "n": None}[code]
         if s is None:
             target = scale_midi(ctx.tonic_pc, nxt) % 12

@@ -22,11 +22,11 @@ import numpy as np
 from render.audio import SAMPLE_RATE
 from render.controls import NUMERIC_RANGES, GenerationConfig, WeightedPrompt
 
+from .arrange import arrangement_key
 from .compose import STEPS_PER_BAR, Controls, EpochContext, compose_bar
 from .instruments import instrument
 from .mix import BusCompressor, Reverb, Ring, soft_clip
 from .patterns import SCALE_TONIC
-from .arrange import arrangement_key
 from .style import DEFAULT_STYLE, StyleVector, stable_hash
 from .vocabulary import style_of_prompts
 from .voices import BRIGHT_BUCKETS, SHARED_CACHE, length_class
@@ -280,34 +280,39 @@ class Engine:
                 midi -= 12
         d = None if dur is None else max(64, int(dur * step_frames))
         lcls = length_class(spec, None if d is None else (d / SAMPLE_RATE + spec.release_s)) if spec else 0
-        samples = self._bank_note(inst, midi, d, spec)
-        if samples is None:
-            samples = self._procedural(inst, midi, bucket, lcls, d, spec)
+        bank = self._bank_note(inst, midi, d, spec)  # SoundFont hook: the bank's whole note, or None
+        samples = self._cache.get(inst, midi, bucket, lcls) if bank is None else bank
+        d = d if bank is None else None  # a bank note already ends (release included) where the gate says
         gain = vel * _GROUP_GAIN[group] * (spec.gain if spec else 1.0)
         angle = (max(-1.0, min(1.0, pan)) + 1.0) * math.pi / 4
         gl, gr = gain * math.cos(angle) * math.sqrt(2), gain * math.sin(angle) * math.sqrt(2)
+        ring = self._rings[group]
         if skip:  # joining a held note after a change: fade in over the crossfade
-            samples = samples[skip:]
-            if samples.shape[0] == 0:
-                return
-            k = min(XFADE_FRAMES, samples.shape[0])
-            samples = samples.copy()
-            samples[:k] *= self._fade(k)[::-1]
-        self._rings[group].add(onset + skip, samples, gl, gr)
-
-    def _procedural(self, inst: str, midi: int, bucket: int, lcls: int, d: int | None, spec: Any) -> np.ndarray:
-        samples = self._cache.get(inst, midi, bucket, lcls)
-        if d is not None and spec is not None:
-            rel = int(spec.release_s * SAMPLE_RATE)
-            if d + rel < samples.shape[0]:
-                samples = np.concatenate([samples[:d], samples[d : d + rel] * self._fade(rel)])
-        return samples
+            self._join(ring, onset, samples, d, spec, skip, gl, gr)
+            return
+        rel = int(spec.release_s * SAMPLE_RATE) if spec is not None and d is not None else 0
+        if d is None or spec is None or d + rel >= samples.shape[0]:
+            ring.add(onset, samples, gl, gr)
+            return
+        ring.add(onset, samples[:d], gl, gr)
+        ring.add(onset + d, samples[d : d + rel] * self._fade(rel), gl, gr)
 
     def _bank_note(self, inst: str, midi: int, d: int | None, spec: Any) -> np.ndarray | None:
         """SoundFont hook (--soundfont): the bank's note, or None for the procedural voice."""
         if self._voices is None:
             return None
         return self._voices.note(inst, midi, d, spec.max_s if spec is not None else 1.0)
+
+    def _join(self, ring, onset: int, samples: np.ndarray, d: int | None, spec, skip: int, gl: float, gr: float) -> None:
+        if d is not None and spec is not None:
+            rel = int(spec.release_s * SAMPLE_RATE)
+            if d + rel < samples.shape[0]:
+                samples = np.concatenate([samples[:d], samples[d : d + rel] * self._fade(rel)])
+        samples = samples[skip:].copy()
+        k = min(XFADE_FRAMES, samples.shape[0])
+        if k:
+            samples[:k] *= self._fade(k)[::-1]
+            ring.add(onset + skip, samples, gl, gr)
 
     def _saturate(self, x: np.ndarray, a: int, n: int) -> np.ndarray:
         """Drive (``drive`` style parameter): a tanh waveshaper on the harmony/lead group."""
