@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows[0].label, rows[1].label = "tagger hit rate, procedural voices", f"tagger hit rate, {bank.name}"
+    for row in rows:
+        row.details.insert(0, f"  [{row.label}]")
     rows[1].goal = ">= 85 %"
     print(report.format_table(rows, "lyria-render offline engine: procedural voices vs SoundFont bank"))
     return 0
