@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import signal
 
 from render.audio import SAMPLE_RATE
 from render.controls import NUMERIC_RANGES, GenerationConfig, WeightedPrompt
@@ -40,6 +41,8 @@ RESET_FADE_FRAMES = 960  # old tails fade in 20 ms after a reset
 MAX_BLOCK_FRAMES = SAMPLE_RATE  # one second
 _GROUP_GAIN = (0.34, 0.22, 0.26)
 _BASE_SEND = (0.10, 0.02, 0.30)
+_DC_B = np.array([1.0, -1.0], dtype=np.float32)  # a 10 Hz DC blocker
+_DC_A = np.array([1.0, -(1.0 - 2 * math.pi * 10.0 / SAMPLE_RATE)], dtype=np.float32)
 _CEILING = (0.5, 0.36, 0.5)  # per-group peak ceilings: their sum rarely reaches full scale
 
 
@@ -126,7 +129,8 @@ class Engine:
         self._sends = [Track(s) for s in _BASE_SEND]
         self._drive = Track(0.0)
         self._reverb = Reverb()
-        self._comps = [BusCompressor() for _ in range(3)]  # per group: the mix stays the sum of its groups
+        self._comps = [BusCompressor() for _ in range(3)]
+        self._dc_state = np.zeros((2, 1), dtype=np.float32)  # per group: the mix stays the sum of its groups
         self._cache = SHARED_CACHE
         self._bars: OrderedDict[tuple, list] = OrderedDict()
         self._fades: dict[int, np.ndarray] = {}
@@ -353,4 +357,5 @@ class Engine:
             level = self._sends[group].curve(a, n)
             send += (x[0] + x[1]) * (level * 0.5 if isinstance(level, float) else level * np.float32(0.5))
         out = dry + self._reverb.process(a, send)
+        out, self._dc_state = signal.lfilter(_DC_B, _DC_A, out, axis=1, zi=self._dc_state)  # linear: sums stay exact
         return np.clip(out, -1.0, 1.0, out=out)

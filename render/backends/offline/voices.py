@@ -209,7 +209,7 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
 
 
 def _amp(x: np.ndarray, drive_db: float, cab_hz: float, bright: float) -> np.ndarray:
-    """A guitar amp and cabinet (pedalboard): pre-filter, distortion, speaker low-pass.
+    """A guitar amp and cabinet (pedalboard): pre-filter, distortion, DC block, speaker low-pass.
 
     Applied to a whole note on its own, so the result does not depend on chunking.
     """
@@ -218,6 +218,7 @@ def _amp(x: np.ndarray, drive_db: float, cab_hz: float, bright: float) -> np.nda
     board = pedalboard.Pedalboard([
         pedalboard.HighpassFilter(cutoff_frequency_hz=90.0),
         pedalboard.Distortion(drive_db=drive_db),
+        pedalboard.HighpassFilter(cutoff_frequency_hz=70.0),  # distortion of asymmetric waves makes DC
         pedalboard.LowpassFilter(cutoff_frequency_hz=cab_hz * (0.7 + 0.6 * bright)),
         pedalboard.PeakFilter(cutoff_frequency_hz=1800.0, gain_db=4.0, q=0.8),
     ])
