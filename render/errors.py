@@ -7,6 +7,7 @@ prints a traceback for these.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 __all__ = [
@@ -14,16 +15,28 @@ __all__ = [
     "Problem",
     "TimelineError",
     "UsageError",
+    "MissingExtraError",
     "BackendError",
     "AuthError",
     "TransientBackendError",
     "ProtocolError",
     "FilteredPromptError",
     "SpoolError",
+    "UntrustedSpoolError",
     "MasterError",
     "ExportError",
     "BatchError",
+    "AudioFileError",
+    "FileSystemError",
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "EXIT_INTERRUPTED",
 ]
+
+# The exit codes, everywhere (README "Exit codes"): 0 ok, 1 a render failed, 2 bad input or
+# usage (a missing extra, a spool that exists or cannot be resumed included), 130 Ctrl-C.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class RenderError(Exception):
@@ -104,6 +117,22 @@ class UsageError(RenderError):
     exit_code = 2
 
 
+class MissingExtraError(UsageError):
+    """An optional feature's packages are not installed (exit code 2: install the extra)."""
+
+    EXTRAS = {"google": "lyria", "websockets": "serve", "trustme": "serve"}
+
+    @classmethod
+    def from_import(cls, exc: ModuleNotFoundError) -> "MissingExtraError | None":
+        """The error naming the extra to install, or None when ``exc`` is not an optional package."""
+        top = (exc.name or "").split(".")[0]
+        extra = cls.EXTRAS.get(top)
+        if extra is None:
+            return None
+        return cls(f"this needs the optional package {exc.name!r}, which is not installed",
+                   hint=f"pip install 'lyria-render[{extra}]'")
+
+
 class BackendError(RenderError):
     """The music generator failed."""
 
@@ -125,7 +154,17 @@ class FilteredPromptError(BackendError):
 
 
 class SpoolError(RenderError):
-    """The on-disk spool is missing, locked or inconsistent."""
+    """The on-disk spool is missing, locked or inconsistent (exit code 2: the remedy is a flag)."""
+
+    exit_code = 2
+
+
+class UntrustedSpoolError(SpoolError):
+    """A spool fails the checks on what it names (paths, links, sizes, frame counts).
+
+    A crash never causes this (recovery repairs what a kill leaves), so it is refused and
+    never replaced automatically: ``--fresh`` (or deleting the folder) discards it.
+    """
 
 
 class MasterError(RenderError):
@@ -136,7 +175,49 @@ class ExportError(RenderError):
     """An output file could not be written."""
 
 
+class AudioFileError(ExportError):
+    """An audio file given as input (``inspect``) is unreadable, mislabelled or malformed (exit code 2)."""
+
+    exit_code = 2
+
+
 class BatchError(RenderError):
     """A batch cannot start (e.g. two jobs write the same output)."""
 
     exit_code = 2
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "free some disk space",
+    errno.EDQUOT: "free some disk space (the disk quota is used up)",
+    errno.EACCES: "check the permissions, or write elsewhere (-o)",
+    errno.EPERM: "check the permissions, or write elsewhere (-o)",
+    errno.EROFS: "the file system is read-only: write elsewhere (-o)",
+    errno.ENAMETOOLONG: "use a shorter output name (--name) or a shorter path",
+    errno.EISDIR: "give a file path, not a folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "a file of that name is in the way",
+    errno.ENOENT: "check the path",
+}
+
+
+class FileSystemError(RenderError):
+    """The operating system refused a file operation (permissions, a full disk, a name too long).
+
+    Exit code 2 before a render starts; 1 (with the spool kept for ``--resume``) during one.
+    """
+
+    exit_code = 2
+
+    @classmethod
+    def from_os(cls, exc: OSError, *, spool: object = None) -> "FileSystemError":
+        """A clear message for ``exc``; with ``spool`` (the kept spool folder), a failed render."""
+        where = f"{exc.filename}: " if exc.filename else ""
+        text = f"{where}{exc.strerror or exc}"
+        hint = _OS_HINTS.get(exc.errno or 0, "check the path and the permissions")
+        if spool is None:
+            return cls(text, hint=hint)
+        err = cls(f"the render failed: {text}; the audio received so far is kept in {spool}",
+                  hint=f"{hint}, then continue with the same command plus --resume")
+        err.exit_code = EXIT_FAILED
+        return err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import math
 import os
 import re
 import stat
@@ -32,9 +33,83 @@ __all__ = [
     "expand_paths",
     "GLOB_CHARS",
     "jsonable",
+    "MANIFEST_SUFFIX",
+    "manifest_path",
+    "read_regular",
+    "require_regular",
+    "inside",
+    "same_file",
 ]
 
 GLOB_CHARS = "*?["
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+def manifest_path(out_dir: Path, name: str) -> Path:
+    """Where a render named ``name`` writes its manifest: ``OUT/NAME.manifest.json``.
+
+    The double suffix keeps it from ever being a timeline (``song.json``) or audio file.
+    """
+    return Path(out_dir) / f"{name}{MANIFEST_SUFFIX}"
+
+
+def require_regular(path: Path, what: str, *, missing_ok: bool = False) -> None:
+    """Refuse anything but a regular file (a FIFO, device or folder would hang or fail).
+
+    Raises:
+        UsageError: naming ``path`` and what it is instead (a missing file too, unless ``missing_ok``).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if missing_ok:
+            return
+        raise UsageError(f"{path}: no such {what}") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+        raise UsageError(f"{path}: the {what} is {kind}, not a regular file")
+
+
+def read_regular(path: Path, what: str, *, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; never blocks (FIFOs, devices refused).
+
+    Raises:
+        UsageError: unreadable, not a regular file, or larger than ``limit``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                require_regular(path, what)  # says what it is instead
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise UsageError(f"{path}: the {what} is larger than {limit} bytes")
+    return data
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` resolves (symbolic links followed) to ``root`` or below it."""
+    real, root_real = os.path.realpath(path), os.path.realpath(root)
+    return real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file (resolved paths equal, or one inode)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def default_mode() -> int:
@@ -221,7 +296,10 @@ def expand_paths(spec: str, suffixes: Iterable[str], *, base: Path | None = None
     if path.is_dir():
         files = [f for f in walk_files(path) if f.suffix.lower() in wanted]
         return (base if base is not None else path), files
-    if path.exists() or path.is_symlink():
+    if path.exists():
+        require_regular(path, what.removesuffix("s"))
+        return (base if base is not None else path.parent), [path]
+    if path.is_symlink():
         return (base if base is not None else path.parent), [path]
     raise UsageError(f"{spec}: no such file or folder")
 
@@ -242,8 +320,8 @@ def jsonable(obj: Any) -> Any:
         return float(obj)
     if isinstance(obj, enum.Enum):
         return obj.value
-    if isinstance(obj, float) and obj != obj:
-        return None
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # JSON has no NaN or Infinity
     if hasattr(obj, "model_dump"):
         return obj.model_dump(mode="json")
     if isinstance(obj, (bytes, bytearray)):

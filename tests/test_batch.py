@@ -61,9 +61,9 @@ def test_discovery_mirrors_folders_for_folders_globs_and_files(tmp_path: Path) -
 def test_outdir_inside_an_input_folder_is_not_searched(tmp_path: Path) -> None:
     write_timeline(tmp_path / "in" / "a.yaml")
     first = render_batch([tmp_path / "in"], tmp_path / "in" / "out", opts())
-    assert (tmp_path / "in" / "out" / "a.json").is_file() and first.exit_code == 0
+    assert (tmp_path / "in" / "out" / "a.manifest.json").is_file() and first.exit_code == 0
     again = render_batch([tmp_path / "in"], tmp_path / "in" / "out", opts())
-    assert by_id(again) == {"a.yaml": "skipped"}, "the manifest a.json must not become a job"
+    assert by_id(again) == {"a.yaml": "skipped"}, "the manifest a.manifest.json must not become a job"
 
 
 def test_discovery_errors(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_two_jobs_writing_the_same_output_are_refused(tmp_path: Path) -> None:
     with pytest.raises(BatchError) as info:
         render_batch([tmp_path / "in"], tmp_path / "out", opts())
     text = str(info.value)
-    assert "in/a.yaml and " in text and "in/b.yaml would both write" in text and "theme.json" in text
+    assert "in/a.yaml and " in text and "in/b.yaml would both write" in text and "theme.manifest.json" in text
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.wav"))
 
 
@@ -175,7 +175,7 @@ def test_skip_then_force_and_invalid_timelines(tmp_path: Path) -> None:
     assert first.exit_code == 2, "an invalid timeline is invalid input even though the others rendered"
     bad = next(j for j in first.jobs if j.status == "invalid")
     assert "bad.yaml:5" in bad.reason and "brightnes" in bad.reason
-    assert (out / "a.wav").is_file() and (out / "sub" / "b.wav").is_file() and (out / "sub" / "b.json").is_file()
+    assert (out / "a.wav").is_file() and (out / "sub" / "b.wav").is_file() and (out / "sub" / "b.manifest.json").is_file()
     stamp = (out / "a.wav").stat().st_mtime_ns
     (tmp_path / "in" / "bad.yaml").unlink()
     again = render_batch([tmp_path / "in"], out, opts())
@@ -201,7 +201,7 @@ def test_check_current_stale_missing_corrupted_and_orphans(tmp_path: Path) -> No
         f.seek(2000)
         f.write(b"\x01\x02\x03")
     (out / "old.wav").write_bytes(b"RIFF")
-    (out / "gone.json").write_text(json.dumps({"manifest_version": 1, "job_hash": "x", "files": []}))
+    (out / "gone.manifest.json").write_text(json.dumps({"manifest_version": 1, "job_hash": "x", "files": []}))
     (out / "report.json").write_text("{}")  # not a manifest: not an orphan
     result = render_batch([src], out, opts(check=True))
     assert by_id(result) == {"current.yaml": "current", "edited.yaml": "stale", "missing.yaml": "missing",
@@ -209,7 +209,7 @@ def test_check_current_stale_missing_corrupted_and_orphans(tmp_path: Path) -> No
     reasons = {Path(j.timeline).stem: j.reason for j in result.jobs}
     assert "job hash differs" in reasons["edited"] and "corrupted" in reasons["corrupt"]
     assert "missing.wav is missing" in reasons["missing"]
-    assert sorted(p.name for p in result.orphans) == ["gone.json", "old.wav"]
+    assert sorted(p.name for p in result.orphans) == ["gone.manifest.json", "old.wav"]
     assert result.exit_code == 1
     assert not (out / "missing.wav").exists(), "--check renders nothing"
     fixed = render_batch([src], out, opts())
@@ -235,8 +235,8 @@ def test_jobs_file_overrides_reach_the_render(tmp_path: Path) -> None:
     result = render_batch([], tmp_path / "out", opts(jobs_file=jf))
     assert result.exit_code == 0, result.jobs
     folder = tmp_path / "out" / "songs"
-    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["intro_v2.flac", "intro_v2.json"]
-    manifest = json.loads((folder / "intro_v2.json").read_text())
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["intro_v2.flac", "intro_v2.manifest.json"]
+    manifest = json.loads((folder / "intro_v2.manifest.json").read_text())
     assert manifest["seed"] == 9 and manifest["timeline"]["content"]["output"]["loudness_lufs"] == -20
     assert abs(result.jobs[0].loudness_lufs - -20) < 1.0
 
@@ -345,7 +345,7 @@ def test_session_gate_gives_up_when_the_batch_stops() -> None:
 
 # ------------------------------------------------------------------ Lyria: threads under one gate, against `serve`
 def test_lyria_jobs_share_the_gate_and_retry_a_dropped_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lyria_utils import API_KEY, serving
+    from helpers.lyria import API_KEY, serving
 
     from render.backends import LyriaSettings
     from render.server import FaultPlan
@@ -362,14 +362,14 @@ def test_lyria_jobs_share_the_gate_and_retry_a_dropped_session(tmp_path: Path, m
     assert result.backend == "lyria"
     assert by_id(result) == {"a.yaml": "rendered", "b.yaml": "rendered", "c.yaml": "rendered"}, result.jobs
     assert sorted(j.attempts for j in result.jobs) == [1, 1, 2], "the job on the dropped connection retried once"
-    manifests = [json.loads((tmp_path / "out" / f"{n}.json").read_text()) for n in "abc"]
+    manifests = [json.loads((tmp_path / "out" / f"{n}.manifest.json").read_text()) for n in "abc"]
     assert all(m["backend"]["name"] == "lyria" for m in manifests)
     again = render_batch([tmp_path / "in"], tmp_path / "out", BatchOptions(render=render, check=True))
     assert set(by_id(again).values()) == {"current"}
 
 
 def test_lyria_ctrl_c_stops_running_sessions_and_keeps_spools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lyria_utils import API_KEY, serving
+    from helpers.lyria import API_KEY, serving
 
     from render.backends import LyriaSettings
 

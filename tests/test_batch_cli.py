@@ -53,7 +53,7 @@ def test_valid_invalid_and_duplicate_outputs(tree: Path, capsys: pytest.CaptureF
     assert code == 2
     assert out == ""
     assert err == ("Error: 1 output problem; nothing was rendered:\n"
-                   "  in/a.yaml and in/c.yaml would both write out/a.json (and its audio): "
+                   "  in/a.yaml and in/c.yaml would both write out/a.manifest.json (and its audio): "
                    "give one a different output name, or put them in different folders\n")
 
 
@@ -69,8 +69,8 @@ def test_skip_then_force(tree: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_check_gate_exit_codes(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(BATCH + ["--check"], capsys)
     assert code == 1
-    assert out == ("missing  in/a.yaml: no manifest out/a.json\n"
-                   "missing  in/sub/b.yaml: no manifest out/sub/b.json\n")
+    assert out == ("missing  in/a.yaml: no manifest out/a.manifest.json\n"
+                   "missing  in/sub/b.yaml: no manifest out/sub/b.manifest.json\n")
     assert not (tree / "out").exists(), "--check renders nothing"
     run(BATCH, capsys)
     (tree / "out" / "old.flac").write_bytes(b"fLaC")
@@ -179,7 +179,7 @@ def test_ctrl_c_keeps_finished_jobs_and_spools_then_resumes(tmp_path: Path) -> N
                             text=True, start_new_session=True, preexec_fn=default_sigint)
     def finished_one_and_streaming_another() -> bool:
         spools = (tmp_path / "out" / ".lyria-render").glob("*.spool/*.pcm")
-        return bool(list((tmp_path / "out").glob("*.json"))) and any(p.stat().st_size for p in spools)
+        return bool(list((tmp_path / "out").glob("*.manifest.json"))) and any(p.stat().st_size for p in spools)
 
     deadline = time.monotonic() + 60
     while not finished_one_and_streaming_another() and proc.poll() is None and time.monotonic() < deadline:
@@ -200,10 +200,10 @@ def test_ctrl_c_keeps_finished_jobs_and_spools_then_resumes(tmp_path: Path) -> N
     for job_id, status in statuses.items():
         stem = Path(job_id).stem
         if status == "rendered":
-            assert (tmp_path / "out" / f"{stem}.json").is_file()
+            assert (tmp_path / "out" / f"{stem}.manifest.json").is_file()
         if status == "interrupted":
             spool = tmp_path / "out" / ".lyria-render" / f"{stem}.spool"  # none if stopped while starting
-            assert not (tmp_path / "out" / f"{stem}.json").exists()
+            assert not (tmp_path / "out" / f"{stem}.manifest.json").exists()
             if spool.is_dir() and sum(p.stat().st_size for p in spool.glob("*.pcm")):
                 with_audio.add(job_id)
     interrupted_streaming = {i for i, st in statuses.items() if st == "interrupted" and Path(i).stem in streaming}
@@ -217,7 +217,7 @@ def test_ctrl_c_keeps_finished_jobs_and_spools_then_resumes(tmp_path: Path) -> N
     assert all(second[i] == "skipped" for i, s in statuses.items() if s == "rendered")
     for job_id, status in statuses.items():
         if status == "interrupted":
-            manifest = json.loads((tmp_path / "out" / f"{Path(job_id).stem}.json").read_text())
+            manifest = json.loads((tmp_path / "out" / f"{Path(job_id).stem}.manifest.json").read_text())
             assert second[job_id] == "rendered"
             if job_id in with_audio:
                 assert manifest["render"]["resumed"] is True, "a spool with audio is resumed"

@@ -44,7 +44,7 @@ def test_render_then_inspect(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = runner.invoke(app, ["render", str(path), "-o", str(out), "--backend", "offline"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.split() == [str(out / "short.wav"), str(out / "short.flac"), str(out / "short.json")]
+    assert result.stdout.split() == [str(out / "short.wav"), str(out / "short.flac"), str(out / "short.manifest.json")]
     assert "LUFS" in result.stderr and "backend offline" in result.stderr
     shown = runner.invoke(app, ["inspect", str(out / "short.flac"), "--json"])
     assert shown.exit_code == 0, shown.output
@@ -81,7 +81,7 @@ def test_leftover_spool_needs_resume_or_fresh(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert (tmp_path / ".lyria-render" / "short.spool" / "index.jsonl").exists()
     again = runner.invoke(app, ["render", str(path), "-o", str(tmp_path), "--backend", "offline"])
-    assert again.exit_code == 1 and "--resume" in again.stderr
+    assert again.exit_code == 2 and "--resume" in again.stderr
     fresh = runner.invoke(app, ["render", str(path), "-o", str(tmp_path), "--backend", "offline", "--fresh"])
     assert fresh.exit_code == 0, fresh.output
     assert not (tmp_path / ".lyria-render").exists()

@@ -23,7 +23,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     report = finish([seg], MasterSettings(duration_frames=2 * FS, loop_crossfade_frames=FS // 4),
                     ExportSettings(formats=("wav", "mp3", "flac")), d, "piece",
                     TagSet(title="Piece", artist="Me", extra={"seed": "7"}))
-    atomic_write_text(d / "piece.json", json.dumps(report.as_dict()))
+    atomic_write_text(d / "piece.manifest.json", json.dumps(report.as_dict()))
     return d, report
 
 
@@ -49,5 +49,5 @@ def test_inspect_reads_back_everything(rendered: tuple[Path, object], ext: str) 
 
 
 def test_inspect_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match="cannot read as audio"):
+    with pytest.raises(ExportError, match="no such audio file"):
         inspect_file(tmp_path / "nope.wav")

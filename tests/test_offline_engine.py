@@ -184,8 +184,8 @@ def test_same_bytes_in_another_process_with_another_hash_seed():
     import sys
 
     code = (
-        "import hashlib;"
-        "from tests.helpers.offline import render; from render.controls import GenerationConfig as G;"
+        "import hashlib, sys; sys.path.insert(0, 'tests');"
+        "from helpers.offline import render; from render.controls import GenerationConfig as G;"
         "a, _ = render([('Lo-Fi Hip Hop', 1.0), ('zorblax', 0.5), ('Sitar', -0.3), ('Heavy Metal', 1.5)], G(bpm=97, density=0.8, seed=5), 2);"
         "print(hashlib.sha256(a.tobytes()).hexdigest())"
     )

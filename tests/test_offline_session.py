@@ -137,7 +137,7 @@ def test_a_config_update_replaces_the_whole_config():
     spans = [s for c in chunks for s in c.spans]
     assert spans[-1].start_sample == at and spans[-1].config == second and spans[-1].config.brightness is None
     before, after = audio[:at], audio[at + 4_800 :]
-    from tests.helpers.offline import band_energy
+    from helpers.offline import band_energy
 
     assert band_energy(after, 6000, 20000) > 3 * band_energy(before, 6000, 20000)  # hats are back
 

@@ -90,7 +90,7 @@ def test_loudness_and_true_peak_on_independent_meters(rendered) -> None:
 
 def test_manifest_records_everything(rendered) -> None:
     out, result = rendered
-    manifest = json.loads((out / "e2e.json").read_text())
+    manifest = json.loads((out / "e2e.manifest.json").read_text())
     assert manifest["job_hash"] == result.job_hash
     assert manifest["backend"]["reason"].startswith("offline")
     assert manifest["seed"] == 11
@@ -191,14 +191,14 @@ def test_resume_after_sigkill_gives_complete_file_with_one_seam(tmp_path: Path) 
     assert not (out / "long.wav").exists()
     again = subprocess.run([sys.executable, "-m", "render", "-q", "render", str(tl_path), "-o", str(out),
                             "--backend", "offline"], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert again.returncode == 1 and "--resume" in again.stderr, "a leftover spool is not silently overwritten"
+    assert again.returncode == 2 and "--resume" in again.stderr, "a leftover spool is not silently overwritten"
     resumed = subprocess.run([sys.executable, "-m", "render", "-q", "render", str(tl_path), "-o", str(out),
                               "--backend", "offline", "--resume"], capture_output=True, text=True, cwd=ROOT,
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     data, _ = sf.read(out / "long.wav")
     assert data.shape[0] == 240 * 48_000
-    manifest = json.loads((out / "long.json").read_text())
+    manifest = json.loads((out / "long.manifest.json").read_text())
     assert manifest["render"]["resumed"] is True
     seams = manifest["master"]["seams"]
     assert len(seams) == 1, seams

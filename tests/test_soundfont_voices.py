@@ -136,7 +136,7 @@ def test_a_missing_preset_falls_back_with_a_warning(tmp_path):
     result = runner.invoke(app, ["render", str(tl), "-o", str(tmp_path), "--backend", "offline", "--soundfont", str(path)])
     assert result.exit_code == 0, result.output
     assert "warning: piano: GM program 0 missing" in result.stderr
-    manifest = json.loads((tmp_path / "t.json").read_text())
+    manifest = json.loads((tmp_path / "t.manifest.json").read_text())
     assert any("piano: GM program 0" in w for w in manifest["backend"]["soundfont"]["fallbacks"])
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from ..errors import UsageError
 from .base import Backend
+from .secrets import redact_url
 
 __all__ = ["BackendChoice", "LyriaSettings", "select_backend"]
 
@@ -64,7 +65,7 @@ def select_backend(
 
         backend = LyriaBackend(api_key=key, model=lyria.model, api_version=lyria.api_version,
                                base_url=lyria.base_url, ca_cert=lyria.ca_cert)
-        where = f" at {lyria.base_url}" if lyria.base_url else ""
+        where = f" at {redact_url(lyria.base_url)}" if lyria.base_url else ""
         reason = "lyria: API key found" if choice == "auto" else "lyria: asked for"
         return backend, f"{reason}; model {lyria.model}{where}"
     from .offline import OfflineBackend

@@ -38,9 +38,9 @@ from typing import Any, AsyncIterator, Sequence
 from render.audio import BYTES_PER_FRAME, CHANNELS, SAMPLE_RATE
 from render.controls import GenerationConfig, WeightedPrompt
 
-from ..errors import AuthError, BackendError, ProtocolError, TransientBackendError, UsageError
+from ..errors import AuthError, BackendError, MissingExtraError, ProtocolError, TransientBackendError, UsageError
 from .base import AudioChunk, ControlSpan, FilteredPrompt, ServerEvent, ServerWarning
-from .secrets import redact, register_secret, resolve_api_key
+from .secrets import redact, redact_url, register_secret, resolve_api_key
 
 __all__ = ["LyriaBackend", "LyriaSession", "resolve_api_key", "redact", "DEFAULT_MODEL"]
 
@@ -88,13 +88,13 @@ class LyriaBackend:
         register_secret(api_key)
 
     def __repr__(self) -> str:
-        return f"LyriaBackend(model={self.model!r}, base_url={self.base_url!r})"
+        return f"LyriaBackend(model={self.model!r}, base_url={redact_url(self.base_url or '')!r})"
 
     def describe(self) -> dict[str, Any]:
         """Manifest facts (never the key)."""
         info: dict[str, Any] = {"name": self.name, "model": self.model, "api_version": self.api_version}
         if self.base_url:
-            info["base_url"] = self.base_url
+            info["base_url"] = redact_url(self.base_url)
         return info
 
     @contextlib.asynccontextmanager
@@ -365,7 +365,7 @@ def _import_genai() -> Any:
     try:
         from google import genai
     except ImportError:
-        raise BackendError(
+        raise MissingExtraError(
             "the Lyria backend needs the google-genai package",
             hint="pip install 'lyria-render[lyria]' (or use --backend offline)",
         ) from None

@@ -11,8 +11,11 @@ import re
 from pathlib import Path
 
 from ..errors import UsageError
+from ..files import read_regular
 
-__all__ = ["redact", "resolve_api_key", "register_secret"]
+__all__ = ["redact", "redact_url", "resolve_api_key", "register_secret"]
+
+_KEY_FILE_LIMIT = 64 << 10
 
 _LOGGERS = ("websockets", "websockets.client", "google_genai", "google_genai.live_music", "render")
 
@@ -24,6 +27,16 @@ def redact(text: str, secret: str | None) -> str:
     return text.replace(secret, "***")
 
 
+_URL_USERINFO_RE = re.compile(r"(?<=://)[^/?#@\s]*@")
+_URL_SECRET_PARAM_RE = re.compile(r"([?&;](?:key|api_key|apikey|token|access_token|password|secret)=)[^&#;\s]*",
+                                  re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without the secrets it may embed: ``user:pass@`` and ``?key=``-like parameters."""
+    return _URL_SECRET_PARAM_RE.sub(r"\1***", _URL_USERINFO_RE.sub("***@", url))
+
+
 def resolve_api_key(api_key_file: Path | None = None) -> str | None:
     """The API key: from ``api_key_file``, else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``.
 
@@ -32,9 +45,9 @@ def resolve_api_key(api_key_file: Path | None = None) -> str | None:
     """
     if api_key_file is not None:
         try:
-            key = api_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageError(f"cannot read API key file {api_key_file}: {exc.strerror}") from None
+            key = read_regular(api_key_file, "API key file", limit=_KEY_FILE_LIMIT).decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise UsageError(f"API key file {api_key_file} is not UTF-8 text") from None
         if not key:
             raise UsageError(f"API key file {api_key_file} is empty")
         return key

@@ -83,7 +83,11 @@ def execute(planned: list[PlannedJob], options: BatchOptions, backend: str,
     workers = min(options.workers, len(to_run))
     try:
         if to_run and not run.stop_reason:
-            if backend == "lyria":
+            if options.cluster:
+                from .cluster import run_cluster
+
+                run_cluster(to_run, [_task(p, options) for p in to_run], run, backend)
+            elif backend == "lyria":
                 _pooled(to_run, run, ThreadPoolExecutor(max_workers=max(1, options.max_sessions)), gate=True)
             elif workers <= 1:
                 _serial(to_run, run)

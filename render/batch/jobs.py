@@ -14,13 +14,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Literal
 
 from render.errors import BatchError, UsageError
-from render.files import expand_paths
+from render.files import expand_paths, read_regular
 from render.timeline import TIMELINE_SUFFIXES
 
 __all__ = ["JobOverrides", "BatchJob", "discover_jobs", "load_jobs_file", "parse_shard", "shard_of",
            "select_shard", "name_problem"]
 
 _JOB_KEYS = {"timeline", "formats", "loudness", "seed", "name"}
+_JOBS_FILE_LIMIT = 16 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,9 +105,12 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
 
 def _read_structured(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BatchError(f"{path}: cannot read the jobs file: {exc}") from None
+        text = read_regular(path, "jobs file", limit=_JOBS_FILE_LIMIT).decode("utf-8")
+    except UsageError as exc:
+        raise BatchError(exc.message) from None
+    except UnicodeDecodeError as exc:
+        raise BatchError(f"{path}: the jobs file is not UTF-8 text (byte {exc.start})",
+                         hint="save it as UTF-8") from None
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 

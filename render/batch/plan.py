@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from render.backends import select_backend
-from render.errors import BatchError, RenderError
-from render.files import sha256_file
-from render.pipeline.job import WORK_DIR_NAME, RenderOptions, job_hash, prepare
+from render.errors import BatchError, RenderError, UsageError
+from render.files import manifest_path, read_regular, sha256_file
+from render.pipeline.job import RenderOptions, job_hash, prepare
+from render.pipeline.outputs import escape_problem, output_paths
 from render.timeline.loader import load_timeline
 
 from .jobs import BatchJob, name_problem
@@ -25,6 +26,7 @@ __all__ = ["BackendIdentity", "PlannedJob", "backend_identity", "plan_jobs", "re
            "output_state", "output_states", "find_orphans", "AUDIO_SUFFIXES"]
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
+MANIFEST_LIMIT = 64 << 20
 _PARALLEL_MIN_JOBS = 24
 
 
@@ -60,11 +62,11 @@ class PlannedJob:
 
     @property
     def manifest_path(self) -> Path:
-        return self.job.out_dir / f"{self.name}.json"
+        return manifest_path(self.job.out_dir, str(self.name))
 
     def output_paths(self) -> list[Path]:
         """The manifest and every audio file this job writes."""
-        return [self.manifest_path] + [self.job.out_dir / f"{self.name}.{fmt}" for fmt in self.formats]
+        return output_paths(self.job.out_dir, str(self.name), self.formats)
 
 
 def backend_identity(options: RenderOptions, *, need_key: bool = True) -> BackendIdentity:
@@ -97,11 +99,6 @@ def _job_options(base: RenderOptions, job: BatchJob) -> RenderOptions:
     return replace(base, **changes) if changes else base
 
 
-def _inside(path: Path, root_real: str) -> bool:
-    real = os.path.realpath(path)
-    return real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
-
-
 def _escape(job: BatchJob, name: str, formats: Iterable[str], out_root: Path) -> str | None:
     where = job.origin if job.origin != "argument" else job.timeline.as_posix()
     bad = name_problem(name)
@@ -110,14 +107,8 @@ def _escape(job: BatchJob, name: str, formats: Iterable[str], out_root: Path) ->
     if job.rel_dir.is_absolute() or ".." in job.rel_dir.parts:
         return (f"{where}: {job.timeline} lies outside the jobs file's folder, so its mirrored output folder "
                 f"{job.rel_dir} would escape {out_root}/ (move the jobs file up, or the timeline in)")
-    root_real = os.path.realpath(out_root)
-    names = [f"{name}.json"] + [f"{name}.{fmt}" for fmt in formats] + [WORK_DIR_NAME]
-    for leaf in names:
-        target = job.out_dir / leaf
-        if not _inside(target, root_real):
-            return (f"{where}: {target} resolves to {os.path.realpath(target)}, outside {out_root}/ "
-                    f"(a symbolic link leads out; remove it)")
-    return None
+    problem = escape_problem(job.out_dir, name, formats, out_root)
+    return f"{where}: {problem}" if problem else None
 
 
 def plan_job(job: BatchJob, base: RenderOptions, identity: BackendIdentity, out_root: Path) -> PlannedJob:
@@ -211,15 +202,17 @@ def output_state(p: PlannedJob) -> tuple[str, str]:
         file's SHA-256 differs from the manifest (corrupted); missing when the manifest or
         a listed file is absent.
     """
-    try:
-        data = json.loads(p.manifest_path.read_bytes())
-    except FileNotFoundError:
+    if not os.path.lexists(p.manifest_path):
         return "missing", f"no manifest {p.manifest_path}"
-    except (OSError, ValueError) as exc:
+    try:
+        data = json.loads(read_regular(p.manifest_path, "manifest", limit=MANIFEST_LIMIT))
+    except (UsageError, ValueError, RecursionError) as exc:
         return "stale", f"manifest {p.manifest_path} is unreadable ({exc})"
     if not isinstance(data, dict) or data.get("job_hash") != p.job_hash:
         return "stale", "inputs changed (the job hash differs from the manifest's)"
     files = data.get("files") or []
+    if not isinstance(files, list) or not all(isinstance(e, dict) for e in files):
+        return "stale", f"manifest {p.manifest_path} is malformed (files)"
     if not files:
         return "missing", f"manifest {p.manifest_path} lists no files"
     for entry in files:

@@ -9,7 +9,8 @@ This is the library twin of ``lyria-render batch``::
 Phases: discover jobs -> plan every job (load, hash; invalid timelines are recorded) ->
 refuse escapes and clashes (:class:`BatchError`, nothing renders) -> pick the shard ->
 judge outputs (current ones are skipped) -> render the rest (process pool for the offline
-engine, threads under one :class:`~render.batch.worker.SessionGate` for Lyria).
+engine, threads under one :class:`~render.batch.worker.SessionGate` for Lyria, or with
+``cluster`` Dask tasks under one cluster-wide gate: :mod:`render.batch.cluster`).
 
 Exit codes (:attr:`BatchResult.exit_code`): 0 all rendered or skipped (``--check``: all
 current); 1 some job failed (``--check``: some output stale or missing); 2 invalid input:

@@ -35,6 +35,10 @@ class BatchOptions:
         retry_backoff_s: wait before the first retry, doubled each time.
         max_sessions: Lyria sessions open at once across the batch.
         session_stagger_s: seconds between two Lyria session starts.
+        cluster: run the jobs on a Dask cluster instead of local processes: ``tcp://HOST:8786``
+            (any Dask scheduler address) or ``local:N`` (N worker processes here); needs the
+            ``cluster`` extra. OUT must be shared with every worker.
+        cluster_timeout_s: longest wait for the scheduler and its first worker.
         render_fn: replaces :func:`render.pipeline.render_timeline` (tests, embedding);
             must be picklable for worker processes.
     """
@@ -50,6 +54,8 @@ class BatchOptions:
     retry_backoff_s: float = 2.0
     max_sessions: int = 4
     session_stagger_s: float = 45.0
+    cluster: str | None = None
+    cluster_timeout_s: float = 10.0
     render_fn: Callable[..., Any] | None = None
 
     @property

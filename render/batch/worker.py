@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from render.audio import SAMPLE_RATE
-from render.errors import RenderError, SpoolError, TransientBackendError
+from render.errors import RenderError, SpoolError, TransientBackendError, UntrustedSpoolError
 from render.pipeline.job import RenderInterrupted, RenderOptions, spool_dir
 
 __all__ = ["JobTask", "JobOutcome", "JobStopped", "SessionGate", "run_task", "worker_init", "worker_run",
-           "limit_blas_threads"]
+           "limit_blas_threads", "QueueProgress"]
 
 RenderFn = Callable[..., Any]
 
@@ -157,6 +157,9 @@ def run_task(task: JobTask, *, progress: Callable[[Any], None] | None = None, se
             return JobOutcome(id=task.id, status="interrupted", attempts=attempts,
                               reason="interrupted; the spool is kept and the next run resumes it",
                               wall_s=time.perf_counter() - started)
+        except UntrustedSpoolError as exc:  # tampered with (e.g. a poisoned cache): refused, never replaced
+            return JobOutcome(id=task.id, status="invalid", attempts=attempts, wall_s=time.perf_counter() - started,
+                              reason=f"{exc.message} (delete that folder, or render the job with --fresh)")
         except SpoolError as exc:
             if fresh:
                 return _failed(task, exc, attempts, started)
@@ -238,19 +241,23 @@ def limit_blas_threads(count: int) -> int:
     return done
 
 
-class _QueueProgress:
-    """Forwards a job's audio progress to the parent, at most every ``every_s`` seconds."""
+class QueueProgress:
+    """Forwards a job's audio progress to the parent, at most every ``every_s`` seconds.
 
-    def __init__(self, job_id: str, every_s: float = 0.2) -> None:
-        self.job_id, self.every_s, self.last = job_id, every_s, 0.0
+    ``put`` receives ``("audio", job_id, seconds)``; default: the worker process's queue.
+    """
+
+    def __init__(self, job_id: str, every_s: float = 0.2, put: Callable[[Any], None] | None = None) -> None:
+        self.job_id, self.every_s, self.last, self.put = job_id, every_s, 0.0, put
 
     def __call__(self, event: Any) -> None:
         received = getattr(event, "received_frames", None)
         now = time.monotonic()
-        if received is None or _QUEUE is None or now - self.last < self.every_s:
+        put = self.put or (_QUEUE.put if _QUEUE is not None else None)
+        if received is None or put is None or now - self.last < self.every_s:
             return
         self.last = now
-        _QUEUE.put(("audio", self.job_id, received / SAMPLE_RATE))
+        put(("audio", self.job_id, received / SAMPLE_RATE))
 
 
 def worker_run(task: JobTask) -> JobOutcome:
@@ -265,6 +272,6 @@ def worker_run(task: JobTask) -> JobOutcome:
 
     _RUNNING = True
     try:
-        return run_task(task, progress=_QueueProgress(task.id), on_retry=retry)
+        return run_task(task, progress=QueueProgress(task.id), on_retry=retry)
     finally:
         _RUNNING = False

@@ -10,9 +10,9 @@ import sys
 
 import typer
 
-from ..errors import RenderError
+from ..errors import EXIT_INTERRUPTED, RenderError
 from . import console
-from .root import app
+from .root import app, as_render_error
 
 __all__ = ["app", "main"]
 
@@ -44,8 +44,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         console.error("Aborted.")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug, not bad input: one line, the traceback only on request
+        err = as_render_error(exc)  # an OS refusal or a missing extra is bad input, not a bug
+        if err is not None:
+            console.error(f"Error: {err}")
+            sys.exit(err.exit_code)
         if os.environ.get("LYRIA_RENDER_DEBUG"):
             raise
         console.error(f"Error: internal error ({type(exc).__name__}): {exc}")

@@ -8,13 +8,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from render.batch.jobs import parse_shard
+from render.batch.jobs import discover_jobs, parse_shard
 from render.batch.render import render_batch
 from render.batch.report import format_table, report_json, summary_row, summary_rows, write_junit, write_report
 from render.batch.results import BatchEvent, BatchInterrupted, BatchOptions, BatchResult
 from render.pipeline.job import RenderOptions
 
 from ..errors import UsageError
+from ..files import same_file
 from . import console
 from .options import (
     ApiKeyFile,
@@ -152,6 +153,7 @@ def batch(
     session_stagger: SessionStagger = 45.0,
     max_sessions: MaxSessions = 4,
     as_json: JsonFlag = False,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", envvar="LYRIA_RENDER_CLUSTER", metavar="ADDRESS", help="Run the jobs on a Dask cluster: tcp://HOST:8786, or local:N worker processes here (needs lyria-render[cluster]; OUT must be shared with the workers).")] = None,
 ) -> None:
     """Render every timeline under PATHS into OUTDIR, skipping jobs that are up to date.
 
@@ -166,6 +168,7 @@ def batch(
       lyria-render batch timelines/ -o out/ --check --backend lyria   # CI gate: exit 1 if stale
       lyria-render batch 'music/**/*.yaml' -o assets/ --shard 2/4 --junit junit.xml
       lyria-render batch --jobs-file jobs.yaml -o out/ --report report.json
+      lyria-render batch timelines/ -o /shared/out/ --cluster tcp://scheduler:8786
     """
     quiet = bool((ctx.obj or {}).get("quiet"))
     if force and check:
@@ -179,7 +182,9 @@ def batch(
         ),
         jobs_file=jobs_file, jobs=jobs, force=force, check=check, shard=parse_shard(shard) if shard else None,
         fail_fast=fail_fast, retries=retries, max_sessions=max_sessions, session_stagger_s=session_stagger,
+        cluster=cluster or None,
     )
+    _check_report_paths(paths or [], out, jobs_file, {"--report": report, "--junit": junit})
     sink = BatchProgress(quiet=quiet)
     interrupted = False
     try:
@@ -196,6 +201,22 @@ def batch(
     if interrupted:
         console.error("Interrupted: finished jobs are kept; running ones keep their spools (run again to continue).")
     raise typer.Exit(result.exit_code)
+
+
+def _check_report_paths(paths: list[str], out: Path, jobs_file: Path | None, targets: dict[str, Path | None]) -> None:
+    """Refuse, before rendering, a report path that is a folder or would replace an input file."""
+    given = {flag: path for flag, path in targets.items() if path is not None}
+    for flag, path in given.items():
+        if path.is_dir():
+            raise UsageError(f"{flag} {path}: is a folder", hint="give a file path for the report")
+    if not given:
+        return
+    inputs = [job.timeline for job in discover_jobs(paths, out, jobs_file=jobs_file)]
+    for flag, path in given.items():
+        for src in inputs + ([jobs_file] if jobs_file else []):
+            if same_file(path, src):
+                raise UsageError(f"{flag} {path} is the input file {src}; the report would overwrite it",
+                                 hint="write the report elsewhere")
 
 
 def _print(result: BatchResult, as_json: bool, quiet: bool) -> None:

@@ -12,6 +12,7 @@ from rich.table import Table
 from render.timeline.loader import load_timeline
 from render.timeline.timecode import format_seconds
 
+from ..files import require_regular
 from ..schedule import Schedule, plan, schedule_dict
 from . import console
 from .options import ControlInterval, JsonFlag, TimelinePath
@@ -50,6 +51,7 @@ def plan_cmd(timeline: TimelinePath, as_json: JsonFlag = False, control_interval
       lyria-render plan timelines/seed_example.yaml
       lyria-render plan timelines/trailer.yaml --json | jq '.messages | length'
     """
+    require_regular(timeline, "timeline file", missing_ok=True)  # the loader reports a missing one
     loaded = load_timeline(timeline)
     schedule = plan(loaded, control_interval_s=control_interval)
     prompts = _prompt_report(schedule)

@@ -12,6 +12,7 @@ from render.pipeline import RenderOptions, RenderResult, prepare, render_prepare
 
 from ..audio import SAMPLE_RATE
 from ..errors import UsageError
+from ..files import require_regular
 from . import console
 from .options import (
     ApiKeyFile,
@@ -63,6 +64,7 @@ def _source(timeline: Path | None, prompt: str | None, duration: str, seed: int 
     if timeline is None and prompt is None:
         raise UsageError("nothing to render: give a TIMELINE file or --prompt", hint="see lyria-render render --help")
     if timeline is not None:
+        require_regular(timeline, "timeline file", missing_ok=True)  # the loader reports a missing one
         return timeline
     from render.timeline.quick import quick_timeline
 
@@ -111,7 +113,7 @@ def render(
     strict: Strict = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Render a timeline to WAV/MP3/FLAC plus a JSON manifest (NAME.json).
+    """Render a timeline to WAV/MP3/FLAC plus a JSON manifest (NAME.manifest.json).
 
     \b
     Example:

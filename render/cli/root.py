@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 import typer.core
 
-from ..errors import RenderError
+from ..errors import FileSystemError, MissingExtraError, RenderError
 from ..version import __version__
 from . import console
 
@@ -21,6 +21,21 @@ class RenderGroup(typer.core.TyperGroup):
         except RenderError as exc:
             console.error(f"Error: {exc}")
             raise typer.Exit(exc.exit_code) from None
+        except (OSError, ModuleNotFoundError) as exc:
+            err = as_render_error(exc)
+            if err is None:
+                raise
+            console.error(f"Error: {err}")
+            raise typer.Exit(err.exit_code) from None
+
+
+def as_render_error(exc: BaseException) -> RenderError | None:
+    """An OS refusal (a file operation outside a render) or a missing extra as a usage error (exit 2)."""
+    if isinstance(exc, ModuleNotFoundError):
+        return MissingExtraError.from_import(exc)
+    if isinstance(exc, OSError):
+        return FileSystemError.from_os(exc)
+    return None
 
 app = typer.Typer(
     name="lyria-render",

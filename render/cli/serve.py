@@ -137,7 +137,8 @@ def _announce(server: object, plan_count: int) -> None:
     assert isinstance(server, Server)
     info = server.ready_info()
     lines = [
-        f"lyria-render serve: listening on {info['ws_url']}",
+        f"lyria-render serve: listening on {info['ws_url']}"
+        + (f" (bound to {info['host']}: every interface)" if info["host"] in ("0.0.0.0", "::") else ""),
         f"  pace {info['pace']}, {info['chunk_s']} s chunks, {plan_count} fault plan(s)",
         f"  CA certificate: {info['ca_cert']}",
         f"  lyria-render:   --backend lyria --base-url {info['base_url']} --ca-cert {info['ca_cert']}",

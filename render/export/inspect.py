@@ -11,59 +11,60 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from render.errors import ExportError
-from render.files import sha256_file
+from render.errors import AudioFileError, UsageError
+from render.files import manifest_path, read_regular, require_regular, sha256_file
 from render.master.meter import LoudnessMeter, LoudnessStats, TruePeakMeter
 
 __all__ = ["inspect_file", "read_smpl_loop"]
 
 _BLOCK_FRAMES = 240_000
+_MAX_CHANNELS = 5  # what BS.1770 loudness defines
+_MANIFEST_LIMIT = 64 << 20
+_KINDS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "MPEG": "mp3", "MP3": "mp3"}
 
 
 def inspect_file(path: Path) -> dict[str, Any]:
-    """Describe one audio file and the manifest ``NAME.json`` beside it.
+    """Describe one audio file and the manifest ``NAME.manifest.json`` beside it.
 
     Args:
-        path: a WAV, MP3 or FLAC file.
+        path: a WAV, MP3 or FLAC file (the container is read from the file, not its name).
 
     Returns:
         A JSON-serialisable dict: ``path``, ``bytes``, ``sha256``, ``format`` (container,
         subtype, sample_rate, channels, frames, duration_s and codec details), ``tags``,
         ``loop`` (or None), ``loudness`` (integrated_lufs, lra_lu, true_peak_dbtp,
-        sample_peak_dbfs) and ``manifest`` (the parsed JSON, or None).
+        sample_peak_dbfs) and ``manifest`` (the parsed JSON, ``{"error": ...}``, or None).
 
     Raises:
-        ExportError: the file is missing or not readable audio.
+        AudioFileError: the file is missing, not a regular file, or not readable audio
+            (truncated, mislabelled beyond reading, more than 5 channels).
     """
     import soundfile as sf
+    from mutagen import MutagenError
 
     path = Path(path)
     try:
+        require_regular(path, "audio file")
         info = sf.info(path)
-    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        raise ExportError(f"{path}: cannot read as audio: {exc}", hint="check the path and the file type") from exc
-    kind = path.suffix.lower().lstrip(".")
-    fmt: dict[str, Any] = {
-        "container": info.format,
-        "subtype": info.subtype,
-        "sample_rate": info.samplerate,
-        "channels": info.channels,
-        "frames": info.frames,
-        "duration_s": round(info.frames / info.samplerate, 6) if info.samplerate else 0.0,
-    }
-    tags, loop = _tags(path, kind)
-    if kind == "mp3":
-        fmt.update(_mp3_details(path))
-    return {
-        "path": str(path),
-        "bytes": path.stat().st_size,
-        "sha256": sha256_file(path),
-        "format": fmt,
-        "tags": tags,
-        "loop": loop,
-        "loudness": measure_file(path).as_dict(),
-        "manifest": _manifest(path),
-    }
+        if info.channels > _MAX_CHANNELS or not info.samplerate:
+            raise AudioFileError(f"{path}: {info.channels} channels at {info.samplerate} Hz; inspect measures "
+                                 f"1 to {_MAX_CHANNELS} channels")
+        kind = _KINDS.get(str(info.format).upper())
+        fmt: dict[str, Any] = {
+            "container": info.format, "subtype": info.subtype, "sample_rate": info.samplerate,
+            "channels": info.channels, "frames": info.frames, "duration_s": round(info.frames / info.samplerate, 6),
+        }
+        tags, loop = _tags(path, kind)
+        if kind == "mp3":
+            fmt.update(_mp3_details(path))
+        loudness = measure_file(path).as_dict()
+        return {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_file(path), "format": fmt,
+                "tags": tags, "loop": loop, "loudness": loudness, "manifest": _manifest(path)}
+    except UsageError as exc:
+        raise AudioFileError(exc.message) from None
+    except (OSError, RuntimeError, ValueError, EOFError, struct.error, MutagenError, sf.LibsndfileError) as exc:
+        raise AudioFileError(f"{path}: cannot read as audio: {exc}",
+                             hint="check the path and the file type (a truncated or mislabelled file?)") from None
 
 
 def measure_file(path: Path) -> LoudnessStats:
@@ -84,12 +85,14 @@ def measure_file(path: Path) -> LoudnessStats:
     )
 
 
-def _tags(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, int] | None]:
+def _tags(path: Path, kind: str | None) -> tuple[dict[str, Any], dict[str, int] | None]:
     """Tags by family (info / id3 / vorbis) and loop points from smpl or LOOPSTART/LOOPLENGTH."""
     import soundfile as sf
 
     tags: dict[str, Any] = {}
     loop = None
+    if kind is None:
+        return tags, None
     if kind == "wav":
         with sf.SoundFile(path) as f:
             tags["info"] = f.copy_metadata()
@@ -99,15 +102,26 @@ def _tags(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, int] | None]
         tags["id3"] = _id3_dict(path, wave=False)
         extra = tags["id3"].get("frames", {})
         if "TXXX:LOOPSTART" in extra and "TXXX:LOOPLENGTH" in extra:
-            loop = {"start_frame": int(extra["TXXX:LOOPSTART"]), "length_frames": int(extra["TXXX:LOOPLENGTH"])}
+            loop = _loop(extra["TXXX:LOOPSTART"], extra["TXXX:LOOPLENGTH"])
     elif kind == "flac":
         from mutagen.flac import FLAC
 
         vorbis = {k.upper(): v for k, v in (FLAC(path).tags or {}).items()}
         tags["vorbis"] = {k: v if len(v) != 1 else v[0] for k, v in vorbis.items()}
         if "LOOPSTART" in vorbis and "LOOPLENGTH" in vorbis:
-            loop = {"start_frame": int(vorbis["LOOPSTART"][0]), "length_frames": int(vorbis["LOOPLENGTH"][0])}
+            loop = _loop(vorbis["LOOPSTART"][0], vorbis["LOOPLENGTH"][0])
     return tags, loop
+
+
+def _loop(start: str, length: str) -> dict[str, Any]:
+    """Loop points from LOOPSTART/LOOPLENGTH tags; ``{"error": ...}`` when they are not frame counts."""
+    try:
+        loop = {"start_frame": int(start), "length_frames": int(length)}
+    except ValueError:
+        loop = {}
+    if not loop or loop["start_frame"] < 0 or loop["length_frames"] < 1:
+        return {"error": f"LOOPSTART {start!r} / LOOPLENGTH {length!r} are not a start frame and a length"}
+    return loop
 
 
 def _id3_dict(path: Path, *, wave: bool) -> dict[str, Any]:
@@ -162,10 +176,14 @@ def read_smpl_loop(path: Path) -> dict[str, int] | None:
 
 
 def _manifest(path: Path) -> Any:
-    manifest = path.with_suffix(".json")
-    if not manifest.is_file():
+    """The manifest beside ``path`` (``NAME.manifest.json``): a dict, ``{"error": ...}``, or None."""
+    manifest = manifest_path(path.parent, path.stem)
+    if not manifest.exists():
         return None
     try:
-        return json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = json.loads(read_regular(manifest, "manifest", limit=_MANIFEST_LIMIT))
+    except (UsageError, ValueError, RecursionError) as exc:
         return {"error": f"{manifest}: unreadable manifest: {exc}"}
+    if not isinstance(data, dict):
+        return {"error": f"{manifest}: not a manifest (a JSON object is expected)"}
+    return data

@@ -1,7 +1,8 @@
 """The render manifest: everything needed to reproduce and audit a render.
 
-Written as ``NAME.json`` beside the audio. It never contains the API key: backends
-describe themselves without secrets, and :func:`build_manifest` only copies fields.
+Written as ``NAME.manifest.json`` beside the audio (:func:`render.files.manifest_path`). It
+never contains the API key: backends describe themselves without secrets, and
+:func:`build_manifest` only copies fields.
 """
 
 from __future__ import annotations

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from render.conductor.conductor import Conductor, ConductorOptions
+from render.errors import EXIT_FAILED, FileSystemError, RenderError
 from render.export.finish import finish
 from render.export.writers import ExportSettings, TagSet
-from render.files import atomic_write_text, jsonable
+from render.files import atomic_write_text, jsonable, manifest_path
 from render.master.stitch import MasterSettings
 from render.spool.store import Spool, SpoolMeta, schedule_digest
 from render.timeline.timecode import to_frames
 
 from .job import OutputFile, Prepared, RenderResult, spool_dir
 from .manifest import build_manifest
+from .outputs import check_outputs, clean_part_files
 
 __all__ = ["run_render", "master_settings", "export_settings", "tag_set"]
 
@@ -114,31 +116,50 @@ async def _conduct(conductor: Conductor, resume: bool, progress: Callable[[Any],
 def run_render(p: Prepared, *, progress: Callable[[Any], None] | None = None, session_gate: Any = None) -> RenderResult:
     """Conduct into the spool, then master and export; write the manifest last."""
     started = time.perf_counter()
-    timings: dict[str, float] = {}
-    p.out_dir.mkdir(parents=True, exist_ok=True)
-    spool, resumed = _open_spool(p)
+    formats = tuple(p.loaded.timeline.output.formats)
+    check_outputs(p.out_dir, p.name, formats, [p.loaded.path] if p.loaded.path else [],
+                  own_work_dir=p.options.work_dir is None)
     try:
-        conductor = Conductor(p.backend, p.schedule, spool, _conductor_options(p), session_gate=session_gate)
-        conduct = asyncio.run(_conduct(conductor, resumed, progress))
-        timings["conduct"] = time.perf_counter() - started
-        t1 = time.perf_counter()
-        stage_cb = (lambda stage, frac: progress(("master", stage, frac))) if progress else None
-        report = finish(spool.segments(), master_settings(p), export_settings(p), p.out_dir, p.name, tag_set(p),
-                        progress=stage_cb)
-        timings["master_export"] = time.perf_counter() - t1
-        timings.update({f"master.{k}": v for k, v in (jsonable(report).get("timings_s") or {}).items()})
-        timings["total"] = time.perf_counter() - started
-        manifest = build_manifest(p, conduct=conduct, finish=report, timings=timings, resumed=resumed)
-        manifest_path = p.out_dir / f"{p.name}.json"
-        atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
-    except BaseException:
-        spool.close()
+        p.out_dir.mkdir(parents=True, exist_ok=True)
+        clean_part_files(p.out_dir, p.name, formats)
+        spool, resumed = _open_spool(p)
+    except OSError as exc:
+        raise FileSystemError.from_os(exc) from None
+    try:
+        manifest, written = _produce(p, spool, resumed, progress, session_gate, started)
+    except OSError as exc:
+        raise FileSystemError.from_os(exc, spool=spool.path) from None
+    except RenderError as exc:
+        if exc.exit_code == EXIT_FAILED and "--resume" not in str(exc):
+            exc.hint = (f"{exc.hint.removesuffix(' and re-run')}, then" if exc.hint else "fix the cause, then") + \
+                f" continue with the same command plus --resume (the audio so far is kept in {spool.path})"
         raise
-    spool.close()
+    finally:
+        spool.close()
     if not p.options.keep_spool:
         spool.remove()
         _remove_if_empty(spool_dir(p.out_dir, p.name, p.options).parent)
-    return _result(p, manifest, manifest_path, time.perf_counter() - started)
+    return _result(p, manifest, written, time.perf_counter() - started)
+
+
+def _produce(p: Prepared, spool: Spool, resumed: bool, progress: Callable[[Any], None] | None, session_gate: Any,
+             started: float) -> tuple[dict[str, Any], Path]:
+    """Conduct into the spool, master and export, then write the manifest (last)."""
+    timings: dict[str, float] = {}
+    conductor = Conductor(p.backend, p.schedule, spool, _conductor_options(p), session_gate=session_gate)
+    conduct = asyncio.run(_conduct(conductor, resumed, progress))
+    timings["conduct"] = time.perf_counter() - started
+    t1 = time.perf_counter()
+    stage_cb = (lambda stage, frac: progress(("master", stage, frac))) if progress else None
+    report = finish(spool.segments(), master_settings(p), export_settings(p), p.out_dir, p.name, tag_set(p),
+                    progress=stage_cb)
+    timings["master_export"] = time.perf_counter() - t1
+    timings.update({f"master.{k}": v for k, v in (jsonable(report).get("timings_s") or {}).items()})
+    timings["total"] = time.perf_counter() - started
+    manifest = build_manifest(p, conduct=conduct, finish=report, timings=timings, resumed=resumed)
+    written = manifest_path(p.out_dir, p.name)
+    atomic_write_text(written, json.dumps(manifest, indent=2) + "\n")
+    return manifest, written
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -148,7 +169,7 @@ def _remove_if_empty(folder: Path) -> None:
         pass  # not empty (other spools) or already gone
 
 
-def _result(p: Prepared, manifest: dict[str, Any], manifest_path: Path, wall_s: float) -> RenderResult:
+def _result(p: Prepared, manifest: dict[str, Any], written: Path, wall_s: float) -> RenderResult:
     after = (manifest.get("master") or {}).get("loudness_after") or {}
     files = tuple(
         OutputFile(format=f["format"], path=Path(f["path"]), frames=int(f["frames"]),
@@ -156,7 +177,7 @@ def _result(p: Prepared, manifest: dict[str, Any], manifest_path: Path, wall_s: 
         for f in manifest.get("files", [])
     )
     return RenderResult(
-        name=p.name, out_dir=p.out_dir, files=files, manifest_path=manifest_path,
+        name=p.name, out_dir=p.out_dir, files=files, manifest_path=written,
         duration_s=p.schedule.duration_frames / p.schedule.sample_rate,
         loudness_lufs=after.get("integrated_lufs"), true_peak_dbtp=after.get("true_peak_dbtp"),
         backend=p.backend.name, backend_reason=p.backend_reason, job_hash=p.job_hash, wall_s=wall_s,

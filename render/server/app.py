@@ -158,6 +158,9 @@ class Server:
     async def start(self) -> "Server":
         """Bind and start listening (idempotent errors: raises if the port is taken)."""
         opts = self.options
+        if not opts.host.strip():
+            raise UsageError("--host '': an empty host binds every interface",
+                             hint="leave --host out for loopback (127.0.0.1), or name the address, e.g. 0.0.0.0")
         state_dir = opts.state_dir
         if state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="lyria-serve-")

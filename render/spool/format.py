@@ -11,6 +11,8 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,7 +20,7 @@ from typing import Any, Mapping
 from render.audio import SAMPLE_RATE
 from render.backends.base import ControlSpan
 from render.controls import GenerationConfig, WeightedPrompt
-from render.errors import SpoolError
+from render.errors import SpoolError, UntrustedSpoolError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -137,9 +139,56 @@ def schedule_digest(schedule: Any) -> str:
 
 
 
+FRESH_HINT = "this spool cannot be resumed; start over with --fresh (it discards the spool)"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_META_LIMIT = 1 << 20
+
+
+def refused(root: Path, message: str) -> UntrustedSpoolError:
+    """The error for a spool that fails a check: names it, and names ``--fresh``."""
+    return UntrustedSpoolError(f"spool {root}: {message}", hint=FRESH_HINT)
+
+
+def open_member(root: Path, name: str, flags: int, *, create: bool = False) -> int:
+    """Open the spool file ``name`` (a plain name) without following a symbolic link.
+
+    Only a regular file with a single link is accepted, so a tampered spool cannot make a
+    read, write or truncation reach a file outside it.
+
+    Raises:
+        SpoolError: a name with a folder part, a link, a folder, a device or an unreadable file.
+    """
+    if not name or name in (".", "..") or os.path.basename(name) != name or "\\" in name:
+        raise refused(root, f"file name {name!r} is not a plain file name inside the spool")
+    try:
+        fd = os.open(root / name, flags | _NOFOLLOW | os.O_NONBLOCK | (os.O_CREAT if create else 0), 0o644)
+    except OSError as exc:
+        what = "a symbolic link" if os.path.islink(root / name) else exc.strerror
+        raise refused(root, f"cannot open {name}: {what}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        raise refused(root, f"{name} is not a plain file of the spool (a folder, device or hard link)")
+    return fd
+
+
+def remove_entry(path: Path) -> None:
+    """Delete a spool entry whatever it is (a link is removed, never followed)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def check_root(root: Path) -> None:
+    """Refuse a spool folder that is a symbolic link (its files would live elsewhere)."""
+    if root.is_symlink():
+        raise refused(root, "the spool folder is a symbolic link")
+
+
 def take_lock(path: Path) -> int:
     """Take the spool's exclusive lock; SpoolError naming the holder when it is taken."""
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_member(path, LOCK_FILE, os.O_RDWR, create=True)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -156,25 +205,36 @@ def take_lock(path: Path) -> int:
 
 def clear_files(root: Path) -> None:
     for p in root.glob("seg-*.pcm"):
-        p.unlink()
+        remove_entry(p)
     for name in (INDEX_FILE, INDEX_FILE + ".tmp", META_FILE + ".tmp"):
-        (root / name).unlink(missing_ok=True)
+        remove_entry(root / name)
+
+
+_META_TYPES = {"name": str, "timeline_sha256": str, "schedule_digest": str, "created": str, "format": int,
+               "extra": dict}
 
 
 def read_meta(root: Path) -> SpoolMeta:
+    fd = open_member(root, META_FILE, os.O_RDONLY)
     try:
-        data = json.loads((root / META_FILE).read_text())
-        known = {f.name for f in dataclasses.fields(SpoolMeta)}
-        return SpoolMeta(**{k: v for k, v in data.items() if k in known})
-    except (OSError, ValueError, TypeError) as exc:
-        raise SpoolError(f"{root / META_FILE} is unreadable: {exc}",
-                         hint="start over with --fresh (the spool cannot be resumed)") from exc
+        with os.fdopen(fd, "rb") as f:
+            data = json.loads(f.read(_META_LIMIT + 1).decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise refused(root, f"{META_FILE} is unreadable: {exc}") from None
+    if not isinstance(data, dict):
+        raise refused(root, f"{META_FILE} is not a JSON object")
+    for key, kind in _META_TYPES.items():
+        if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
+            raise refused(root, f"{META_FILE}: {key} {data[key]!r} is not a {kind.__name__}")
+    if not isinstance(data.get("name"), str) or not isinstance(data.get("timeline_sha256"), str):
+        raise refused(root, f"{META_FILE} lacks its name or timeline_sha256")
+    return SpoolMeta(**{k: data[k] for k in _META_TYPES if k in data})
 
 
 def check_meta(root: Path, meta: SpoolMeta, timeline_sha256: str | None, digest: str | None) -> None:
     if meta.format != FORMAT_VERSION:
         raise SpoolError(f"spool {root} has format {meta.format}; this version reads format {FORMAT_VERSION}",
-                         hint="start over with --fresh")
+                         hint=FRESH_HINT)
     if timeline_sha256 is not None and meta.timeline_sha256 != timeline_sha256:
         raise SpoolError(
             f"the timeline changed since spool {root} was made (SHA-256 {meta.timeline_sha256[:12]}... "
@@ -185,5 +245,5 @@ def check_meta(root: Path, meta: SpoolMeta, timeline_sha256: str | None, digest:
         raise SpoolError(
             f"the schedule changed since spool {root} was made (digest {meta.schedule_digest[:12]}... "
             f"then, {digest[:12]}... now), e.g. a different lyria-render version",
-            hint="start over with --fresh",
+            hint=FRESH_HINT,
         )

@@ -41,8 +41,11 @@ from .format import (
     SegmentInfo,
     SpoolMeta,
     check_meta,
+    check_root,
     clear_files,
+    open_member,
     read_meta,
+    remove_entry,
     schedule_digest,
     span_from_dict,
     span_to_dict,
@@ -107,15 +110,22 @@ class Spool:
             The open, locked spool.
         """
         root = Path(path)
+        if os.path.lexists(root) and not replace:
+            check_root(root)
+        elif replace and (root.is_symlink() or root.exists() and not root.is_dir()):
+            remove_entry(root)  # --fresh: a link is removed, never followed
         root.mkdir(parents=True, exist_ok=True)
+        lock = root / LOCK_FILE
+        if lock.is_symlink() or replace and os.path.lexists(lock) and not lock.is_file():
+            remove_entry(lock)  # a planted link, or (--fresh) a folder where the lock belongs
         lock_fd = take_lock(root)
         try:
-            if (root / META_FILE).exists() and not replace:
+            if os.path.lexists(root / META_FILE) and not replace:
                 raise SpoolError(
                     f"a spool already exists at {root}",
                     hint="resume it (--resume), or start over (--fresh) to discard it",
                 )
-            (root / META_FILE).unlink(missing_ok=True)  # first: a half-replaced spool is no spool
+            remove_entry(root / META_FILE)  # first: a half-replaced spool is no spool
             clear_files(root)
             if not meta.created:
                 meta = dataclasses.replace(meta, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -143,7 +153,8 @@ class Spool:
             The open spool; ``spool.recovery`` says what was found and repaired.
         """
         root = Path(path)
-        if not (root / META_FILE).is_file():
+        check_root(root)
+        if not os.path.lexists(root / META_FILE):
             raise SpoolError(
                 f"no spool at {root} (missing {META_FILE})",
                 hint="there is nothing to resume: render without --resume",
@@ -161,7 +172,7 @@ class Spool:
         return spool
 
     def _open_index(self) -> None:
-        self._index_fd = os.open(self.path / INDEX_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._index_fd = open_member(self.path, INDEX_FILE, os.O_WRONLY | os.O_APPEND, create=True)
 
     def _recover(self) -> None:
         """Rebuild the in-memory summary from the index and repair a torn tail."""
@@ -189,7 +200,8 @@ class Spool:
             raise SpoolError(f"segment start {start_frame} is negative; stream frames start at 0")
         seg_id = len(self._segments)
         seg_path = self.path / f"seg-{seg_id:04d}.pcm"
-        fd = os.open(seg_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
+        remove_entry(seg_path)  # a leftover of a torn segment line (or a planted link): never followed
+        fd = open_member(self.path, seg_path.name, os.O_WRONLY | os.O_APPEND | os.O_EXCL, create=True)
         self._pcm_fds[seg_id] = fd
         self._segments.append(SegmentInfo(id=seg_id, start=start_frame, frames=0, reason=reason, path=seg_path))
         self._seg_bytes.append(0)
@@ -220,7 +232,7 @@ class Spool:
         offset = self._seg_bytes[seg.id]
         fd = self._pcm_fds.get(seg.id)
         if fd is None:
-            fd = self._pcm_fds[seg.id] = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+            fd = self._pcm_fds[seg.id] = open_member(self.path, seg.path.name, os.O_WRONLY | os.O_APPEND)
         write_all(fd, chunk_pcm)
         sync = self._sync_due()
         if sync:
