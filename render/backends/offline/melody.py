@@ -12,7 +12,6 @@ import random
 from functools import lru_cache
 
 from .arrange import PhrasePlan, candidate_count
-from .instruments import instrument
 from .harmony import GROUP_OTHER, chord_tones, fold, scale_below, scale_midi
 from .instruments import instrument
 from .style import stable_hash
