@@ -124,7 +124,7 @@ def test_quota_and_auth_refusals_fail_fast(tmp_path: Path, lyria_env: None, monk
     message = str(info.value).lower()
     assert fragment in message
     assert KEY not in str(info.value) and "wrong-key-xyz" not in str(info.value)
-    assert (tmp_path / ".lyria-render" / "lyr.spool").exists(), "the spool is kept for --resume"
+    assert not (tmp_path / ".lyria-render").exists(), "nothing was received: no spool left to block the next run"
 
 
 def test_filtered_prompts_land_in_manifest_and_strict_fails(tmp_path: Path, lyria_env: None) -> None:

@@ -41,13 +41,15 @@ class ControlSpan:
 
     ``epoch`` counts context resets (0 before the first); ``None`` when the backend
     cannot tell. ``prompts``/``config`` are ``None`` when the backend did not say
-    (Lyria's ``sourceMetadata`` is optional).
+    (Lyria's ``sourceMetadata`` is optional). ``config_fields`` names the config fields
+    the backend actually reported (``None``: all of them); the others hold defaults.
     """
 
     start_sample: int
     prompts: tuple[WeightedPrompt, ...] | None = None
     config: GenerationConfig | None = None
     epoch: int | None = None
+    config_fields: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

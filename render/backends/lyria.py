@@ -11,14 +11,10 @@ the context is made, during the TLS handshake. With ``ca_cert`` we therefore poi
 other TLS connections keep working) only while the handshake runs, and restore it once
 no Lyria handshake is in flight. The SDK stays unmodified.
 
-Error mapping (the conductor retries only :class:`TransientBackendError`):
-
-* close 1008, HTTP 401/403/429 -> :class:`AuthError` (bad/missing key, quota, model not enabled);
-* close 1007, HTTP 400/404, certificate verification failures -> :class:`BackendError`
-  (a setting is wrong; retrying cannot help);
-* close 1011/1006, any other close, refused connection, TLS/OS errors -> :class:`TransientBackendError`;
-  a normal close (1000) we did not ask for is transient too (the session ended early);
-* a close we initiated (``close()``) ends ``receive()`` cleanly.
+Errors: see :mod:`render.backends.lyria_errors` (close codes mapped by their reason text).
+Audio: see :mod:`render.backends.lyria_pcm` (any L16/PCM/WAV spelling, converted to 48 kHz
+stereo). The SDK drops ``{"error": …}`` and ``{"warning": …}`` messages (and consumes the
+first reply to ``setup`` unseen), so :class:`_Tap` keeps their text to show it.
 
 No message ever contains the API key: every wrapped text goes through :func:`redact`, and
 a logging filter scrubs it from the SDK's and websockets' debug logs (which print headers).
@@ -29,30 +25,23 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
-import tempfile
 import threading
 import warnings
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
-from render.audio import BYTES_PER_FRAME, CHANNELS, SAMPLE_RATE
 from render.controls import GenerationConfig, WeightedPrompt
 
-from ..errors import AuthError, BackendError, MissingExtraError, ProtocolError, TransientBackendError, UsageError
+from ..errors import AuthError, MissingExtraError, UsageError
 from .base import AudioChunk, ControlSpan, FilteredPrompt, ServerEvent, ServerWarning
+from .lyria_errors import AUTH_HINT, map_error
+from .lyria_pcm import ChunkDecoder
+from .lyria_tap import SetupReply, Tap
 from .secrets import redact, redact_url, register_secret, resolve_api_key
 
 __all__ = ["LyriaBackend", "LyriaSession", "resolve_api_key", "redact", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "models/lyria-realtime-exp"
-_AUTH_HINT = (
-    "check the API key (--api-key-file, GEMINI_API_KEY or GOOGLE_API_KEY), that its quota is not "
-    "exhausted, and that Lyria RealTime is enabled for it"
-)
-
-
-
-
 class LyriaBackend:
     """Lyria RealTime through the google-genai SDK.
 
@@ -77,7 +66,7 @@ class LyriaBackend:
         ca_cert: Path | None = None,
     ) -> None:
         if not api_key:
-            raise AuthError("no API key for Lyria RealTime", hint=_AUTH_HINT)
+            raise AuthError("no API key for Lyria RealTime", hint=AUTH_HINT)
         if ca_cert is not None and not Path(ca_cert).is_file():
             raise UsageError(f"CA certificate {ca_cert} does not exist", hint="pass the ca.pem printed by `lyria-render serve`")
         self._api_key = api_key
@@ -112,12 +101,13 @@ class LyriaBackend:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the SDK's "experimental" warning
             sdk_cm = client.aio.live.music.connect(model=self.model)
+        reply = SetupReply()
         try:
-            with _trusting(self.ca_cert):
+            with _trusting(self.ca_cert), reply.listening():
                 sdk_session = await sdk_cm.__aenter__()
         except Exception as exc:
-            raise map_error(exc, self._api_key, during="connecting") from None
-        session = LyriaSession(sdk_session, api_key=self._api_key)
+            raise map_error(exc, self._api_key, during="connecting", said=reply.error) from None
+        session = LyriaSession(sdk_session, api_key=self._api_key, said=reply.error)
         try:
             yield session
         finally:
@@ -133,11 +123,17 @@ class LyriaSession:
 
     supports_at_sample = False
 
-    def __init__(self, sdk_session: Any, *, api_key: str) -> None:
+    def __init__(self, sdk_session: Any, *, api_key: str, said: str | None = None) -> None:
         self._sdk = sdk_session
         self._key = api_key
         self._closing = False
         self._frames = 0
+        self._decoder = ChunkDecoder()
+        self._tap = Tap(said)
+        ws = getattr(sdk_session, "_ws", None)
+        if ws is not None and hasattr(ws, "recv"):
+            self._tap.ws = ws
+            sdk_session._ws = self._tap
 
     async def set_weighted_prompts(self, prompts: Sequence[WeightedPrompt], *, at_sample: int | None = None) -> None:
         from google.genai import types
@@ -177,7 +173,7 @@ class LyriaSession:
             except Exception as exc:
                 if self._closing:
                     return
-                raise map_error(exc, self._key, during="receiving") from None
+                raise map_error(exc, self._key, during="receiving", said=self._tap.error) from None
             for event in self._events(message):
                 yield event
 
@@ -190,50 +186,24 @@ class LyriaSession:
         if message.filtered_prompt is not None:
             fp = message.filtered_prompt
             events.append(FilteredPrompt(text=fp.text or "", reason=fp.filtered_reason or ""))
+        notes = self._tap.take_notes()
         if not events and content is None and message.filtered_prompt is None and message.setup_complete is None:
-            events.append(ServerWarning(message="the server sent a message the SDK could not parse (e.g. a warning)"))
+            notes = notes or ["the server sent a message the SDK could not parse (e.g. a warning)"]
+        events.extend(ServerWarning(message=redact(n, self._key)) for n in notes)
         return events
 
     def _audio(self, chunk: Any) -> AudioChunk:
-        check_mime(chunk.mime_type)
-        data: bytes = chunk.data
-        if len(data) % BYTES_PER_FRAME:
-            raise ProtocolError(
-                f"audio chunk at frame {self._frames} has {len(data)} bytes, not a whole number of "
-                f"{BYTES_PER_FRAME}-byte frames (16-bit stereo)",
-                hint="the server sent a truncated chunk; retry, and report it if it persists",
-            )
+        pcm, received = self._decoder.decode(chunk.data, chunk.mime_type)
         start = self._frames
-        self._frames += len(data) // BYTES_PER_FRAME
-        return AudioChunk(pcm=data, start_sample=start, spans=_spans(chunk.source_metadata, start))
+        self._frames += len(pcm) // 4
+        return AudioChunk(pcm=pcm, start_sample=start, spans=_spans(chunk.source_metadata, start),
+                          info={"received": received})
 
     async def _send(self, coro: Any) -> None:
         try:
             await coro
         except Exception as exc:
-            raise map_error(exc, self._key, during="sending") from None
-
-
-def check_mime(mime: str | None) -> None:
-    """Accept ``audio/l16;rate=48000;channels=2`` (case/space-insensitive; missing = accepted).
-
-    Raises:
-        ProtocolError: another type, rate or channel count.
-    """
-    if mime is None:
-        return
-    parts = [p.strip().lower() for p in mime.split(";")]
-    params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-    expected = f"audio/l16;rate={SAMPLE_RATE};channels={CHANNELS}"
-    if (
-        parts[0] != "audio/l16"
-        or params.get("rate", str(SAMPLE_RATE)) != str(SAMPLE_RATE)
-        or params.get("channels", str(CHANNELS)) != str(CHANNELS)
-    ):
-        raise ProtocolError(
-            f"unexpected audio mime type {mime!r}; expected {expected!r}",
-            hint="lyria-render only handles 48 kHz stereo 16-bit PCM from Lyria RealTime",
-        )
+            raise map_error(exc, self._key, during="sending", said=self._tap.error) from None
 
 
 def to_sdk_config(config: GenerationConfig) -> Any:
@@ -244,92 +214,57 @@ def to_sdk_config(config: GenerationConfig) -> Any:
 
 
 def _spans(metadata: Any, start: int) -> tuple[ControlSpan, ...]:
+    """What ``sourceMetadata`` says, defensively: it is optional and may be partial."""
+    try:
+        return _spans_of(metadata, start)
+    except Exception:  # noqa: BLE001 - unexpected metadata is no reason to lose audio
+        return ()
+
+
+def _spans_of(metadata: Any, start: int) -> tuple[ControlSpan, ...]:
     if metadata is None:
         return ()
     prompts = None
-    if metadata.client_content is not None and metadata.client_content.weighted_prompts is not None:
+    content = metadata.client_content
+    if content is not None and content.weighted_prompts:
         prompts = tuple(
             WeightedPrompt(text=p.text or "", weight=1.0 if p.weight is None else float(p.weight))
-            for p in metadata.client_content.weighted_prompts
+            for p in content.weighted_prompts
         )
-    config = None
+    config, present = None, None
     if metadata.music_generation_config is not None:
         raw = metadata.music_generation_config.model_dump(exclude_none=True, mode="json")
         config = GenerationConfig.from_wire(raw)
+        present = frozenset(k for k in raw if k in GenerationConfig.field_names())
+        if not present:
+            config = None
     if prompts is None and config is None:
         return ()
-    return (ControlSpan(start_sample=start, prompts=prompts, config=config, epoch=None),)
-
-
-def map_error(exc: BaseException, api_key: str, *, during: str) -> BackendError:
-    """Translate an SDK / websockets / OS error into our error tree, key scrubbed."""
-    code, detail = _code_and_detail(exc)
-    detail = redact(detail, api_key)
-    where = f"Lyria RealTime refused or ended the session while {during}"
-    if code == 1008 or code in (401, 403, 429):
-        return AuthError(f"{where} (code {code}): {detail}", hint=_AUTH_HINT)
-    if code in (1007, 400, 404):
-        return BackendError(
-            f"{where} (code {code}): {detail}",
-            hint="a setting was rejected: check --model, the API version and --base-url",
-        )
-    if code is None and _is_malformed(exc):
-        return ProtocolError(f"the server sent a malformed message while {during}: {detail}")
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return BackendError(
-            f"TLS certificate not trusted while {during}: {detail}",
-            hint="pass --ca-cert with the CA that signed the server's certificate (lyria-render serve prints it)",
-        )
-    if code == 1000:
-        return TransientBackendError(f"the service closed the session early while {during} (code 1000): {detail}")
-    if code is not None:
-        return TransientBackendError(f"{where} (code {code}): {detail}")
-    return TransientBackendError(f"connection to Lyria RealTime failed while {during}: {type(exc).__name__}: {detail}")
-
-
-def _code_and_detail(exc: BaseException) -> tuple[int | None, str]:
-    from google.genai import errors as genai_errors
-    from websockets.exceptions import ConnectionClosed, InvalidStatus
-
-    if isinstance(exc, genai_errors.APIError):
-        detail = exc.message or (exc.details if isinstance(exc.details, str) else str(exc))
-        return exc.code, str(detail or "no reason given")
-    if isinstance(exc, ConnectionClosed):
-        frame = exc.rcvd
-        if frame is None:
-            return 1006, "the connection was lost without a close frame"
-        return frame.code, frame.reason or "no reason given"
-    if isinstance(exc, InvalidStatus):
-        body = exc.response.body.decode("utf-8", "replace").strip() if exc.response.body else ""
-        return exc.response.status_code, f"HTTP {exc.response.status_code} {body}".strip()
-    if isinstance(exc, ValueError) and "Failed to parse response" in str(exc):
-        return None, "the server sent a message that is not JSON"
-    return None, str(exc) or type(exc).__name__
-
-
-def _is_malformed(exc: BaseException) -> bool:
-    """A message the SDK could not parse (not JSON, or fields of the wrong type)."""
-    from pydantic import ValidationError
-
-    return isinstance(exc, ValidationError) or (isinstance(exc, ValueError) and "Failed to parse response" in str(exc))
+    return (ControlSpan(start_sample=start, prompts=prompts, config=config, epoch=None, config_fields=present),)
 
 
 _env_lock = threading.Lock()
 _env_users = 0
 _env_saved: str | None = None
+_env_bundle: Path | None = None
 
 
 @contextlib.contextmanager
 def _trusting(ca_cert: Path | None) -> Any:
-    """Point ``SSL_CERT_FILE`` at ``ca_cert`` plus the default CAs while a handshake runs."""
-    global _env_users, _env_saved
+    """Point ``SSL_CERT_FILE`` at ``ca_cert`` plus the default CAs while a handshake runs.
+
+    The bundle is a temp file that lives only while a handshake is in flight: the last
+    handshake to finish restores ``SSL_CERT_FILE`` and removes it.
+    """
+    global _env_users, _env_saved, _env_bundle
     if ca_cert is None:
         yield
         return
     with _env_lock:
         if _env_users == 0:
             _env_saved = os.environ.get("SSL_CERT_FILE")
-            os.environ["SSL_CERT_FILE"] = str(_bundle(ca_cert, _env_saved))
+            _env_bundle = _bundle(ca_cert, _env_saved)
+            os.environ["SSL_CERT_FILE"] = str(_env_bundle)
         _env_users += 1
     try:
         yield
@@ -341,24 +276,23 @@ def _trusting(ca_cert: Path | None) -> Any:
                     os.environ.pop("SSL_CERT_FILE", None)
                 else:
                     os.environ["SSL_CERT_FILE"] = _env_saved
-
-
-_bundles: dict[tuple[str, str | None], Path] = {}
+                if _env_bundle is not None:
+                    _env_bundle.unlink(missing_ok=True)
+                    _env_bundle = None
 
 
 def _bundle(ca_cert: Path, previous: str | None) -> Path:
-    """A PEM bundle: ``ca_cert`` plus the CA file the process trusted before (cached)."""
-    key = (str(ca_cert), previous)
-    if key not in _bundles:
-        default = previous or ssl.get_default_verify_paths().cafile
-        parts = [ca_cert.read_text(encoding="ascii")]
-        if default and Path(default).is_file():
-            parts.append(Path(default).read_text(encoding="ascii", errors="ignore"))
-        handle, name = tempfile.mkstemp(prefix="lyria-render-ca-", suffix=".pem")
-        with os.fdopen(handle, "w", encoding="ascii", errors="ignore") as f:
-            f.write("\n".join(parts))
-        _bundles[key] = Path(name)
-    return _bundles[key]
+    """A temp PEM bundle: ``ca_cert`` plus the CA file the process trusted before."""
+    import tempfile
+
+    default = previous or ssl.get_default_verify_paths().cafile
+    parts = [ca_cert.read_text(encoding="ascii")]
+    if default and Path(default).is_file():
+        parts.append(Path(default).read_text(encoding="ascii", errors="ignore"))
+    handle, name = tempfile.mkstemp(prefix="lyria-render-ca-", suffix=".pem")
+    with os.fdopen(handle, "w", encoding="ascii", errors="ignore") as f:
+        f.write("\n".join(parts))
+    return Path(name)
 
 
 def _import_genai() -> Any:

@@ -15,6 +15,7 @@ from .options import SoundFont
 app = typer.Typer(add_completion=False)
 
 _FAULTS = "Faults (all sessions unless --only-connections/--first-connections)"
+_PROFILE = "Realism (--profile measured sets all; each flag overrides one part)"
 
 
 @app.command("serve")
@@ -56,6 +57,24 @@ def serve(
     ] = None,
     start_latency_s: Annotated[float, typer.Option(help="Delay first audio after PLAY.", rich_help_panel=_FAULTS)] = 0.0,
     change_latency_s: Annotated[float, typer.Option(help="Apply control changes this late.", rich_help_panel=_FAULTS)] = 0.0,
+    send_format: Annotated[Optional[str], typer.Option(help="Send audio as this mime type, e.g. 'audio/pcm;rate=24000;channels=1' or audio/wav.", rich_help_panel=_FAULTS)] = None,
+    warn_every_s: Annotated[Optional[float], typer.Option(help="Send a warning message every N s.", rich_help_panel=_FAULTS)] = None,
+    no_audio: Annotated[bool, typer.Option(help="Never send audio.", rich_help_panel=_FAULTS)] = False,
+    error_before_close: Annotated[bool, typer.Option(help="Send {\"error\": ...} before fault closes and refusals.", rich_help_panel=_FAULTS)] = False,
+    engine: Annotated[str, typer.Option(help="offline (music) or tone (a cheap sine, for load tests).")] = "offline",
+    profile: Annotated[str, typer.Option(help="none, or measured: the service as measured (LYRIA.md).", rich_help_panel=_PROFILE)] = "none",
+    time_scale: Annotated[Optional[float], typer.Option(help="Multiply every wall-clock duration (0.01 = 100x faster, same proportions).", rich_help_panel=_PROFILE)] = None,
+    profile_seed: Annotated[Optional[int], typer.Option(help="Seed of the profile's random draws.", rich_help_panel=_PROFILE)] = None,
+    start_latency_median_s: Annotated[Optional[float], typer.Option(help="First audio after PLAY: lognormal median (measured 2.9).", rich_help_panel=_PROFILE)] = None,
+    start_latency_max_s: Annotated[Optional[float], typer.Option(help="...clipped to this (measured 10.9).", rich_help_panel=_PROFILE)] = None,
+    pace_min: Annotated[Optional[float], typer.Option(help="Slowest per-minute rate, audio s per wall s (measured 0.77).", rich_help_panel=_PROFILE)] = None,
+    pace_max: Annotated[Optional[float], typer.Option(help="Fastest per-minute rate (measured 1.03).", rich_help_panel=_PROFILE)] = None,
+    gap_per_minute: Annotated[Optional[float], typer.Option(help="Chance per minute of audio of a long gap.", rich_help_panel=_PROFILE)] = None,
+    gap_max_s: Annotated[Optional[float], typer.Option(help="Longest gap (measured 17).", rich_help_panel=_PROFILE)] = None,
+    stagger_s: Annotated[Optional[float], typer.Option(help="A session started within this of another gets filteredPrompt, no audio (measured 10).", rich_help_panel=_PROFILE)] = None,
+    binary_frames: Annotated[Optional[bool], typer.Option("--binary-frames/--text-frames", help="Send binary frames.", rich_help_panel=_PROFILE)] = None,
+    idle_timeout_s: Annotated[Optional[float], typer.Option(help="Close a session idle (not playing, no message) this long: 1000.", rich_help_panel=_PROFILE)] = None,
+    max_connections: Annotated[Optional[int], typer.Option(help="At most N connections at once; more are closed 1013.", rich_help_panel=_PROFILE)] = None,
 ) -> None:
     """Serve Lyria RealTime's music protocol locally (TLS WebSockets), backed by the offline engine.
 
@@ -63,8 +82,14 @@ def serve(
     unmodified: point them at the printed base URL and trust the printed CA
     certificate. Runs in the foreground until Ctrl-C (or SIGTERM). Close codes as
     the service: 1007 for malformed messages (reason names the field), 1008 for a
-    bad key or quota, 1011 for the session limit; faults come from flags and/or
-    --faults FILE (YAML/JSON list of plans, each with only_connections/first_connections).
+    bad key, quota or unknown model, 1011 for the session limit; where the service's
+    code is unknown: 1013 over --max-connections, 1000 for an idle timeout. Faults
+    come from flags and/or --faults FILE (YAML/JSON list of plans, each with
+    only_connections/first_connections). --profile measured adds: first audio about
+    2.9 s after PLAY (long tail), per-minute pacing 0.77-1.03x with rare gaps up to
+    17 s, a 600 s close with 1011 and no warning, filteredPrompt and no audio for a
+    session started within 10 s of another, one chunk of change latency, binary
+    frames, an idle timeout (330 s) and a cap of 8 connections.
 
     \b
     Example:
@@ -92,13 +117,28 @@ def serve(
         refuse_after_connections=refuse_after_connections,
         start_latency_s=start_latency_s,
         change_latency_s=change_latency_s,
+        send_format=send_format,
+        warn_every_s=warn_every_s,
+        no_audio=no_audio,
+        error_before_close=error_before_close,
     )
     if not flag_plan.is_empty():
         plans.append(flag_plan)
+    from ..server.engine import default_engine_factory, tone_engine_factory
+    from ..server.profile import realism_for
+
+    if engine not in ("offline", "tone"):
+        raise UsageError(f"--engine must be offline or tone, got {engine!r}")
+    realism = realism_for(
+        profile, time_scale=time_scale, seed=profile_seed, start_latency_median_s=start_latency_median_s,
+        start_latency_max_s=start_latency_max_s, pace_min=pace_min, pace_max=pace_max,
+        gap_per_minute=gap_per_minute, gap_max_s=gap_max_s, stagger_s=stagger_s, binary_frames=binary_frames,
+        idle_timeout_s=idle_timeout_s, max_connections=max_connections)
     options = ServerOptions(
         host=host, port=port, pace=pace, chunk_s=chunk_s, require_key=require_key,  # type: ignore[arg-type]
         faults=tuple(plans), state_dir=state_dir, cert=cert, key=key, ready_file=ready_file,
-        **_bank_factory(soundfont),
+        profile=profile, realism=realism,
+        engine_factory=tone_engine_factory if engine == "tone" else (_bank_factory(soundfont) or default_engine_factory),
     )
     try:
         asyncio.run(serve_forever(options, on_ready=lambda server: _announce(server, len(plans))))
@@ -107,7 +147,7 @@ def serve(
     typer.echo("lyria-render serve: stopped", err=True)
 
 
-def _bank_factory(soundfont: Optional[Path]) -> dict:
+def _bank_factory(soundfont: Optional[Path]):  # noqa: ANN202 - a factory, or None without a bank
     """``engine_factory`` playing through ``--soundfont`` (or LYRIA_RENDER_SOUNDFONT), checked now (exit 2)."""
     import os
 
@@ -115,11 +155,11 @@ def _bank_factory(soundfont: Optional[Path]) -> dict:
 
     path = soundfont or (Path(os.environ[SOUNDFONT_ENV]) if os.environ.get(SOUNDFONT_ENV, "").strip() else None)
     if path is None:
-        return {}
+        return None
     from ..backends.offline import OfflineBackend
 
     OfflineBackend(soundfont=path)  # a bad bank fails before the server listens
-    return {"engine_factory": lambda frames: OfflineBackend(chunk_frames=frames, soundfont=path)}
+    return lambda frames: OfflineBackend(chunk_frames=frames, soundfont=path)
 
 
 def _numbers(text: str | None) -> tuple[int, ...] | None:
@@ -139,7 +179,7 @@ def _announce(server: object, plan_count: int) -> None:
     lines = [
         f"lyria-render serve: listening on {info['ws_url']}"
         + (f" (bound to {info['host']}: every interface)" if info["host"] in ("0.0.0.0", "::") else ""),
-        f"  pace {info['pace']}, {info['chunk_s']} s chunks, {plan_count} fault plan(s)",
+        f"  pace {info['pace']}, {info['chunk_s']} s chunks, profile {info['profile']}, {plan_count} fault plan(s)",
         f"  CA certificate: {info['ca_cert']}",
         f"  lyria-render:   --backend lyria --base-url {info['base_url']} --ca-cert {info['ca_cert']}",
         f"  any SDK client: SSL_CERT_FILE={info['ca_cert']} and "

@@ -52,7 +52,7 @@ class EventEffective(ProgressEvent):
 
     index: int
     requested_sample: int
-    effective_sample: int
+    effective_sample: int | None  # None: the render ended before it applied
     estimated: bool
 
 
@@ -108,7 +108,10 @@ class ConductResult:
     """What a finished run produced (positions in stream frames unless named ``*_sample``).
 
     ``events`` are ``{index, requested_sample, effective_sample, estimated, basis}`` in
-    piece samples; ``sessions`` are ``{index, start_frame, frames, reason, ended}``.
+    piece samples (``effective_sample`` None and ``applied`` False for an event the render
+    ended before); ``sessions`` are ``{index, start_frame, frames, reason, ended}``;
+    ``received_formats`` are ``{mime, rate, channels, converted, chunks}`` as the backend
+    received the audio (Lyria), before conversion to 48 kHz stereo.
     """
 
     segments: tuple[Any, ...]
@@ -122,3 +125,4 @@ class ConductResult:
     total_frames: int
     received_frames: int
     resumed: bool = False
+    received_formats: tuple[dict[str, Any], ...] = ()

@@ -50,11 +50,11 @@ class Leg:
     frames: int = 0
     pulled_frames: int = 0
     opened_wall: float = field(default_factory=time.monotonic)
-    last_event_wall: float = field(default_factory=time.monotonic)
+    last_audio_wall: float = field(default_factory=time.monotonic)  # the stall clock: audio only
+    filtered: list[str] = field(default_factory=list)  # prompts filtered since this leg's last audio
     pending: deque[tuple[int, ControlMessage, int]] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    healthy: bool = False
 
     @property
     def received_end(self) -> int:
@@ -95,8 +95,8 @@ async def pump(leg: Leg, inbox: asyncio.Queue[tuple[Leg, Any]],
             except StopAsyncIteration:
                 await inbox.put((leg, LegEnded(None)))
                 return
-            leg.last_event_wall = time.monotonic()
             if isinstance(event, AudioChunk):
+                leg.last_audio_wall = time.monotonic()
                 leg.pulled_frames += event.frames
             await inbox.put((leg, event))
             if isinstance(event, AudioChunk):

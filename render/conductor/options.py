@@ -21,17 +21,17 @@ class ConductorOptions:
     session_limit_s: float = 540.0     # rotate before the service's 600 s cut
     overlap_s: float = 4.0             # handover overlap at rotation/reconnect/resume seams
     stall_timeout_s: float = 20.0      # no chunk for this long -> reconnect
-    max_reconnects: int = 5
+    max_reconnects: int = 5            # consecutive failures without new audio before giving up
     backoff_base_s: float = 1.0        # exponential backoff with full jitter, capped
     backoff_max_s: float = 30.0
     control_lead_s: float = 0.0        # for backends WITHOUT at_sample: send a message this much early
     strict: bool = False               # a filtered prompt fails the render
-    healthy_after_s: float = 30.0      # a session that delivered this much audio resets the retry count
+    filtered_backoff_s: float = 10.0   # least wait after a session whose every prompt was filtered
     gate_timeout_s: float = 60.0       # longest gate wait while holding a session (rotation); then retry
 
     def __post_init__(self) -> None:
         positive = ("session_limit_s", "stall_timeout_s", "gate_timeout_s")
-        non_negative = ("overlap_s", "backoff_base_s", "backoff_max_s", "control_lead_s", "healthy_after_s",
+        non_negative = ("overlap_s", "backoff_base_s", "backoff_max_s", "control_lead_s", "filtered_backoff_s",
                         "max_reconnects")
         for name in positive + non_negative:
             value = getattr(self, name)

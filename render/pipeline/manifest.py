@@ -59,7 +59,9 @@ def event_table(prepared: "Prepared", effective: list[Mapping[str, Any]]) -> lis
             "requested_s": round(timing.sample / sr, 6),
         }
         seen = eff.get(timing.index)
-        if seen is not None and seen.get("effective_sample") is not None:
+        if seen is not None and seen.get("applied") is False:
+            row.update(effective_sample=None, estimated=True, applied=False)
+        elif seen is not None and seen.get("effective_sample") is not None:
             row["effective_sample"] = int(seen["effective_sample"])
             row["effective_s"] = round(row["effective_sample"] / sr, 6)
             row["estimated"] = bool(seen.get("estimated", False))
@@ -127,7 +129,7 @@ def _options(prepared: "Prepared") -> dict[str, Any]:
 def _render_section(conduct: Any, resumed: bool) -> dict[str, Any] | None:
     if conduct is None:
         return None
-    keep = ("chunks", "sessions", "seams", "warnings", "wall_s", "received_frames")
+    keep = ("chunks", "sessions", "seams", "warnings", "wall_s", "received_frames", "received_formats")
     section = {k: conduct.get(k) for k in keep if k in conduct}
     section["filtered_prompts"] = conduct.get("filtered", [])
     section["resumed"] = resumed

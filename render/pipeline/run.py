@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from render.conductor.conductor import Conductor, ConductorOptions
-from render.errors import EXIT_FAILED, FileSystemError, RenderError
+from render.errors import EXIT_FAILED, BackendError, FileSystemError, RenderError
 from render.export.finish import finish
 from render.export.writers import ExportSettings, TagSet
 from render.files import atomic_write_text, jsonable, manifest_path
@@ -87,7 +87,18 @@ def _open_spool(p: Prepared) -> tuple[Spool, bool]:
     if p.options.resume:
         return Spool.open(where, timeline_sha256=p.audio_hash), True
     meta = SpoolMeta(name=p.name, timeline_sha256=p.audio_hash, schedule_digest=schedule_digest(p.schedule))
-    return Spool.create(where, meta, replace=p.options.fresh), False
+    return Spool.create(where, meta, replace=p.options.fresh or _holds_no_audio(where)), False
+
+
+def _holds_no_audio(where: Path) -> bool:
+    """A spool left by a run that received nothing (e.g. a refused connect) is reused silently."""
+    if not (where / "meta.json").is_file():
+        return False
+    try:
+        with Spool.open(where) as old:
+            return old.received_end == 0
+    except Exception:  # noqa: BLE001 - unreadable: leave the decision to Spool.create
+        return False
 
 
 def _conductor_options(p: Prepared) -> ConductorOptions:
@@ -125,17 +136,23 @@ def run_render(p: Prepared, *, progress: Callable[[Any], None] | None = None, se
         spool, resumed = _open_spool(p)
     except OSError as exc:
         raise FileSystemError.from_os(exc) from None
+    refused = False
     try:
         manifest, written = _produce(p, spool, resumed, progress, session_gate, started)
     except OSError as exc:
         raise FileSystemError.from_os(exc, spool=spool.path) from None
     except RenderError as exc:
-        if exc.exit_code == EXIT_FAILED and "--resume" not in str(exc):
+        if exc.exit_code == EXIT_FAILED and "--resume" not in str(exc) and not _nothing_received(spool, resumed):
             exc.hint = (f"{exc.hint.removesuffix(' and re-run')}, then" if exc.hint else "fix the cause, then") + \
                 f" continue with the same command plus --resume (the audio so far is kept in {spool.path})"
+        refused = isinstance(exc, BackendError)  # not a Ctrl-C or a batch stop: those keep the spool
         raise
     finally:
+        empty = refused and _nothing_received(spool, resumed)
         spool.close()
+        if empty:  # nothing received (wrong key, bad model, TLS...): leave nothing to block the next run
+            spool.remove()
+            _remove_if_empty(spool_dir(p.out_dir, p.name, p.options).parent)
     if not p.options.keep_spool:
         spool.remove()
         _remove_if_empty(spool_dir(p.out_dir, p.name, p.options).parent)
@@ -160,6 +177,10 @@ def _produce(p: Prepared, spool: Spool, resumed: bool, progress: Callable[[Any],
     written = manifest_path(p.out_dir, p.name)
     atomic_write_text(written, json.dumps(manifest, indent=2) + "\n")
     return manifest, written
+
+
+def _nothing_received(spool: Spool, resumed: bool) -> bool:
+    return not resumed and spool.received_end == 0
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -34,6 +34,7 @@ from . import protocol as wire
 from .connection import MusicConnection, StreamSettings
 from .engine import default_engine_factory
 from .faults import FaultPlan, plan_for_connection
+from .profile import CLOSE_TRY_AGAIN, Realism, profile_plan, realism_for
 from .tls import TlsMaterial, cert_hosts, make_tls
 
 __all__ = ["ServerOptions", "Server", "serve_forever"]
@@ -74,6 +75,10 @@ class ServerOptions:
         cert / key: serve this certificate instead of generating one.
         ready_file: write ``{host, port, base_url, ca_cert, ws_url}`` JSON here once listening.
         engine_factory: makes the engine backend from frames per chunk (default: offline).
+        profile: ``none`` or ``measured`` (see :mod:`render.server.profile`): server-wide
+            realism plus per-connection defaults (600 s 1011 close, one chunk of change
+            latency) that ``faults`` override.
+        realism: the server-wide realism; default: the profile's.
     """
 
     host: str = "127.0.0.1"
@@ -87,6 +92,8 @@ class ServerOptions:
     key: Path | None = None
     ready_file: Path | None = None
     engine_factory: Callable[[int], Backend] = field(default=default_engine_factory)
+    profile: str = "none"
+    realism: Realism | None = None
 
     def __post_init__(self) -> None:
         if self.pace not in ("realtime", "fast"):
@@ -96,6 +103,7 @@ class ServerOptions:
                 f"chunk_s = {self.chunk_s} is outside [0.05, {MAX_CHUNK_S}]",
                 hint="the service sends 2 s chunks; longer ones exceed the SDK's 1 MiB message limit",
             )
+        realism_for(self.profile)  # validates the name
         if not 0 <= self.port <= 65535:
             raise UsageError(f"port {self.port} is not in 0..65535")
 
@@ -118,7 +126,13 @@ class Server:
         self._thread_loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Event | None = None
         self.connections = 0
+        self.live = 0  # connections open now
         self.port = self.options.port
+        opts = self.options
+        self.realism = opts.realism if opts.realism is not None else realism_for(opts.profile)
+        base = profile_plan(opts.profile, opts.chunk_s, self.realism.time_scale)
+        self._plans = ((base,) if base is not None else ()) + tuple(opts.faults)
+        self._last_play_s: float | None = None
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -151,6 +165,7 @@ class Server:
             "ca_cert": str(self.ca_cert),
             "pace": self.options.pace,
             "chunk_s": self.options.chunk_s,
+            "profile": self.options.profile,
         }
 
     # -- async lifecycle -------------------------------------------------------------------
@@ -202,15 +217,34 @@ class Server:
     async def _handle(self, ws: ServerConnection) -> None:
         number = next(self._numbers)
         self.connections += 1
-        plan = plan_for_connection(self.options.faults, number)
+        cap = self.realism.max_connections
+        if cap is not None and self.live >= cap:
+            log.info("connection %d refused: %d connections open (cap %d)", number, self.live, cap)
+            await ws.close(CLOSE_TRY_AGAIN, f"Too many concurrent sessions (at most {cap}); try again later.")
+            return
+        plan = plan_for_connection(self._plans, number)
         settings = StreamSettings(
             pace=self.options.pace,
             chunk_frames=round(self.options.chunk_s * SAMPLE_RATE),
             require_key=self.options.require_key,
+            realism=self.realism,
         )
         backend = self.options.engine_factory(settings.chunk_frames)
         log.info("connection %d from %s", number, ws.remote_address)
-        await MusicConnection(ws, number=number, plan=plan, settings=settings, backend=backend).run()
+        self.live += 1
+        try:
+            await MusicConnection(ws, number=number, plan=plan, settings=settings, backend=backend,
+                                  on_play=self._too_soon).run()
+        finally:
+            self.live -= 1
+
+    def _too_soon(self) -> bool:
+        """The stagger filter: did this PLAY come within ``stagger_s`` of the previous session's?"""
+        r = self.realism
+        now = asyncio.get_running_loop().time()
+        soon = r.stagger_s > 0 and self._last_play_s is not None and now - self._last_play_s < r.stagger_s * r.time_scale
+        self._last_play_s = now
+        return soon
 
     # -- background thread -----------------------------------------------------------------
 

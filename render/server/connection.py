@@ -7,7 +7,9 @@ due. Whichever ends first (client gone, fault, protocol violation) ends the othe
 
 Refusals mirror what the service is known to do: a wrong/missing API key, a quota
 refusal or an unknown model close with **1008** right after ``setup``; the session limit
-closes with **1011**; see :mod:`render.server.protocol` for malformed messages (1007).
+closes with **1011**; see :mod:`render.server.protocol` for malformed messages (1007) and
+:mod:`render.server.profile` for the measured profile's idle (1000) and cap (1013) closes.
+The streaming half (pacing, faults, profile) is :mod:`render.server.stream`.
 """
 
 from __future__ import annotations
@@ -15,27 +17,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Literal
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from render.audio import BYTES_PER_FRAME, SAMPLE_RATE
-from render.backends.base import AudioChunk, Backend, FilteredPrompt, ServerWarning
+from render.audio import SAMPLE_RATE
+from render.backends.base import Backend
 from render.controls import GenerationConfig, WeightedPrompt
 
 from ..errors import RenderError
 from . import protocol as wire
+from .encode import Encoder
 from .engine import EngineThread
 from .faults import FaultPlan
+from .profile import Pacer, Realism
+from .stream import Streaming
 
 __all__ = ["StreamSettings", "MusicConnection"]
 
 log = logging.getLogger("render.server")
 
 SETUP_TIMEOUT_S = 30.0
-BAD_MIME = "audio/l16;rate=44100;channels=2"
+STAGGER_REASON = "The prompt was filtered: this session started too soon after another one (serve profile)."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,14 +52,16 @@ class StreamSettings:
         pace: ``realtime`` sends each chunk when due (about 1x); ``fast`` as fast as possible.
         chunk_frames: frames per chunk the engine makes (96 000 = 2 s like the service).
         require_key: if set, the ``x-goog-api-key`` header (or ``?key=``) must equal it.
+        realism: the profile's server-wide behaviours.
     """
 
     pace: Literal["realtime", "fast"] = "realtime"
     chunk_frames: int = 96_000
     require_key: str | None = None
+    realism: Realism = field(default_factory=Realism)
 
 
-class MusicConnection:
+class MusicConnection(Streaming):
     """Serve one WebSocket connection (see module docstring).
 
     Args:
@@ -62,10 +70,13 @@ class MusicConnection:
         plan: the faults merged for this connection.
         settings: shared stream settings.
         backend: the engine backend; one session is opened for this connection.
+        on_play: called at the first PLAY; returns True when the session started too soon
+            after another (the stagger filter).
     """
 
     def __init__(
-        self, ws: ServerConnection, *, number: int, plan: FaultPlan, settings: StreamSettings, backend: Backend
+        self, ws: ServerConnection, *, number: int, plan: FaultPlan, settings: StreamSettings, backend: Backend,
+        on_play: Callable[[], bool] | None = None,
     ) -> None:
         self._ws = ws
         self._number = number
@@ -85,6 +96,12 @@ class MusicConnection:
         self._stop_epoch = 0
         self._sent_frames = 0
         self._sent_chunks = 0
+        self._on_play_cb = on_play
+        self._too_soon = False
+        self._rng = random.Random(settings.realism.seed * 100_003 + number)
+        self._pacer = Pacer(settings.realism, self._rng) if settings.realism.paced else None
+        self._encoder = Encoder(plan.send_format) if plan.send_format else None
+        self._last_client_s = self._loop.time()
 
     async def run(self) -> None:
         """Handle the connection until the client leaves or a fault ends it."""
@@ -104,6 +121,10 @@ class MusicConnection:
         coros = [self._read_loop(), self._control_loop(), self._stream_loop()]
         if self._plan.session_limit_s is not None and self._plan.session_limit_clock == "wall":
             coros.append(self._wall_limit(self._plan.session_limit_s))
+        if self._plan.warn_every_s:
+            coros.append(self._warn_loop(self._plan.warn_every_s))
+        if self._settings.realism.idle_timeout_s:
+            coros.append(self._idle_loop(self._settings.realism.idle_timeout_s * self._settings.realism.time_scale))
         tasks = [asyncio.create_task(c) for c in coros]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -134,9 +155,11 @@ class MusicConnection:
         refusal = self._refusal(message.model)
         if refusal:
             log.info("connection %d: refused: %s", self._number, refusal)
+            if self._plan.error_before_close:
+                await self._send(wire.error_message(wire.CLOSE_POLICY, refusal))
             await self._close(wire.CLOSE_POLICY, refusal)
             return False
-        await self._ws.send(wire.setup_complete())
+        await self._send(wire.setup_complete())
         return True
 
     def _refusal(self, model: str) -> str | None:
@@ -156,6 +179,7 @@ class MusicConnection:
 
     async def _read_loop(self) -> None:
         async for raw in self._ws:
+            self._last_client_s = self._loop.time()
             try:
                 message = wire.parse_client_message(raw)
             except wire.Violation as v:
@@ -177,7 +201,7 @@ class MusicConnection:
 
     async def _on_prompts(self, prompts: tuple[WeightedPrompt, ...]) -> None:
         if not prompts:
-            await self._ws.send(wire.warning_message("weightedPrompts is empty: the update was ignored"))
+            await self._send(wire.warning_message("weightedPrompts is empty: the update was ignored"))
             return
         kept = []
         for prompt in prompts:
@@ -186,7 +210,7 @@ class MusicConnection:
                 kept.append(prompt)
                 continue
             reason = f"The prompt was filtered: it contains the blocked word {word!r} (serve fault injection)."
-            await self._ws.send(wire.filtered_prompt_message(prompt.text, reason))
+            await self._send(wire.filtered_prompt_message(prompt.text, reason))
         if kept:
             new = tuple(kept)
             self._defer(lambda: self._apply("set_weighted_prompts", list(new), prompts=new))
@@ -205,12 +229,25 @@ class MusicConnection:
     async def _play(self) -> None:
         assert self._engine is not None
         now = self._loop.time()
-        delay = 0.0 if self._played else self._plan.start_latency_s
+        delay = 0.0
+        if not self._played:
+            delay = self._plan.start_latency_s or self._settings.realism.start_latency_s(self._rng)
+            await self._stagger_filter()
         self._played = True
         self._not_before_s = now + delay
-        self._origin_s = self._not_before_s - self._sent_frames / SAMPLE_RATE
+        position_s = self._pacer.wall_s if self._pacer is not None else self._sent_frames / SAMPLE_RATE
+        self._origin_s = self._not_before_s - position_s
         await self._engine.call("play")
         self._playing.set()
+
+    async def _stagger_filter(self) -> None:
+        """At the first PLAY: a session started too soon after another gets every prompt filtered."""
+        if self._on_play_cb is None or not self._on_play_cb():
+            return
+        self._too_soon = True
+        log.info("connection %d: started too soon after another: prompts filtered, no audio", self._number)
+        for prompt in self._prompts:
+            await self._send(wire.filtered_prompt_message(prompt.text, STAGGER_REASON))
 
     async def _pause(self) -> None:
         assert self._engine is not None
@@ -254,93 +291,6 @@ class MusicConnection:
             self._has_prompts.set()
         if config is not None:
             self._config = config
-
-    # -- engine -> client ------------------------------------------------------------------
-
-    async def _stream_loop(self) -> None:
-        assert self._engine is not None
-        warned = False
-        while True:
-            await self._playing.wait()
-            if await self._end_by_fault():
-                return
-            if not self._has_prompts.is_set():
-                if not warned:
-                    warned = True
-                    await self._ws.send(wire.warning_message("PLAY received before any weightedPrompts: waiting for prompts"))
-                await self._has_prompts.wait()
-            epoch = self._stop_epoch
-            event = await self._engine.next_event()
-            if isinstance(event, FilteredPrompt):
-                await self._ws.send(wire.filtered_prompt_message(event.text, event.reason))
-            elif isinstance(event, ServerWarning):
-                await self._ws.send(wire.warning_message(event.message))
-            elif await self._wait_due() and epoch == self._stop_epoch:
-                await self._send_chunk(event)
-                await self._stall_if_due()
-
-    async def _wait_due(self) -> bool:
-        """Wait until the next chunk is due (pausing holds it); ``False`` if it went stale."""
-        epoch = self._stop_epoch
-        while True:
-            await self._playing.wait()
-            if epoch != self._stop_epoch:
-                return False
-            due_s = self._not_before_s
-            if self._settings.pace == "realtime":
-                due_s = max(due_s, self._origin_s + self._sent_frames / SAMPLE_RATE)
-            delay = due_s - self._loop.time()
-            if delay <= 0:
-                return True
-            await asyncio.sleep(delay)  # then re-check: a pause/play may have moved the clock
-
-    async def _send_chunk(self, chunk: AudioChunk) -> None:
-        pcm, mime = chunk.pcm, wire.MIME_TYPE
-        if self._plan.bad_chunk_at == self._sent_chunks + 1:
-            if self._plan.bad_chunk == "wrong_mime":
-                mime = BAD_MIME
-            else:
-                pcm = pcm[:-1]
-        prompts, config = self._metadata_for(chunk)
-        await self._ws.send(wire.audio_chunk_message(pcm, prompts=prompts, config=config, mime_type=mime))
-        self._sent_chunks += 1
-        self._sent_frames += len(chunk.pcm) // BYTES_PER_FRAME
-
-    def _metadata_for(self, chunk: AudioChunk) -> tuple[tuple[WeightedPrompt, ...], GenerationConfig]:
-        """The prompts and config the chunk was made from: the span covering most of it."""
-        if not chunk.spans:
-            return self._prompts, self._config
-        bounds = [s.start_sample for s in chunk.spans[1:]] + [chunk.end_sample]
-        lengths = [end - max(s.start_sample, chunk.start_sample) for s, end in zip(chunk.spans, bounds)]
-        span = chunk.spans[lengths.index(max(lengths))]
-        prompts = span.prompts if span.prompts is not None else self._prompts
-        return prompts, span.config if span.config is not None else self._config
-
-    async def _stall_if_due(self) -> None:
-        plan = self._plan
-        if plan.stall_after_chunks is not None and plan.stall_after_chunks == self._sent_chunks and plan.stall_s > 0:
-            log.info("connection %d: stalling %.2f s after chunk %d", self._number, plan.stall_s, self._sent_chunks)
-            await asyncio.sleep(plan.stall_s)
-            self._origin_s += plan.stall_s
-
-    async def _end_by_fault(self) -> bool:
-        plan = self._plan
-        if plan.drop_after_chunks is not None and self._sent_chunks >= plan.drop_after_chunks:
-            log.info("connection %d: dropping after %d chunks", self._number, self._sent_chunks)
-            if plan.drop_code is None:
-                self._ws.transport.abort()
-            else:
-                await self._close(plan.drop_code, "Connection dropped (serve fault injection)")
-            return True
-        limit_s = plan.session_limit_s
-        if limit_s is not None and plan.session_limit_clock == "audio" and self._sent_frames >= limit_s * SAMPLE_RATE:
-            await self._close(wire.CLOSE_SERVER_ERROR, "Session time limit reached")
-            return True
-        return False
-
-    async def _wall_limit(self, limit_s: float) -> None:
-        await asyncio.sleep(limit_s)
-        await self._close(wire.CLOSE_SERVER_ERROR, "Session time limit reached")
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(ConnectionClosed):

@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, TypeVar
 
 from ..backends.base import Backend, ServerEvent, Session
 
-__all__ = ["EngineThread", "default_engine_factory"]
+__all__ = ["EngineThread", "default_engine_factory", "tone_engine_factory"]
 
 T = TypeVar("T")
 
@@ -27,6 +27,13 @@ def default_engine_factory(chunk_frames: int) -> Backend:
     from ..backends.offline import OfflineBackend
 
     return OfflineBackend(chunk_frames=chunk_frames)
+
+
+def tone_engine_factory(chunk_frames: int) -> Backend:
+    """``--engine tone``: a cheap sine engine for long load tests (see :mod:`render.server.tone`)."""
+    from .tone import ToneBackend
+
+    return ToneBackend(chunk_frames)
 
 
 class EngineThread:

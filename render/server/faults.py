@@ -48,6 +48,12 @@ class FaultPlan:
         refuse_after_connections: accept N connections, then refuse every later one.
         start_latency_s: delay the first audio after the first ``PLAY``.
         change_latency_s: apply prompt/config/reset changes this many seconds late.
+        session_limit_reason / drop_reason: the close reasons of those faults.
+        error_before_close: send an ``{"error": …}`` message before a fault's close or a refusal.
+        send_format: send audio in this mime type (e.g. ``audio/pcm;rate=24000;channels=1``,
+            ``audio/wav``), converted from the engine's 48 kHz stereo.
+        no_audio: never send audio (other messages still flow).
+        warn_every_s: send a ``warning`` message every this many seconds.
     """
 
     only_connections: tuple[int, ...] | None = None
@@ -66,6 +72,12 @@ class FaultPlan:
     refuse_reason: str = "Quota exceeded for this API key (lyria-render serve fault injection)."
     start_latency_s: float = 0.0
     change_latency_s: float = 0.0
+    session_limit_reason: str = "Session time limit reached"
+    drop_reason: str = "Connection dropped (serve fault injection)"
+    error_before_close: bool = False
+    send_format: str | None = None
+    no_audio: bool = False
+    warn_every_s: float | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -109,7 +121,7 @@ def _validate(plan: FaultPlan) -> None:
         if not ok:
             raise UsageError(f"fault plan: {message}")
 
-    for name in ("session_limit_s", "stall_s", "start_latency_s", "change_latency_s"):
+    for name in ("session_limit_s", "stall_s", "start_latency_s", "change_latency_s", "warn_every_s"):
         value = getattr(plan, name)
         need(value is None or (isinstance(value, (int, float)) and value >= 0), f"{name} must be >= 0, got {value!r}")
     for name in ("drop_after_chunks", "stall_after_chunks", "bad_chunk_at", "first_connections",
@@ -118,6 +130,13 @@ def _validate(plan: FaultPlan) -> None:
         need(value is None or (isinstance(value, int) and value >= 0), f"{name} must be an integer >= 0, got {value!r}")
     need(plan.bad_chunk in ("wrong_mime", "partial_frame"), f"bad_chunk must be wrong_mime or partial_frame, got {plan.bad_chunk!r}")
     need(plan.session_limit_clock in ("audio", "wall"), f"session_limit_clock must be audio or wall, got {plan.session_limit_clock!r}")
+    if plan.send_format is not None:
+        from ..backends.lyria_pcm import parse_mime
+
+        try:
+            parse_mime(plan.send_format)
+        except Exception as exc:  # noqa: BLE001 - a ProtocolError naming the type
+            need(False, f"send_format {plan.send_format!r}: {exc}")
     need(plan.drop_code is None or 1000 <= plan.drop_code <= 4999, f"drop_code must be a close code 1000-4999, got {plan.drop_code!r}")
 
 

@@ -11,6 +11,10 @@ and the module docs of :mod:`render.server`):
 * anything before ``setup`` or a second ``setup``: close **1007** as well;
 * an empty ``weightedPrompts`` list: a ``warning`` (it is ignored), not a close.
 
+Keys are accepted in camelCase (what the SDK sends) or snake_case (what the API
+reference shows; proto-JSON parsers accept both). A chunk's ``sourceMetadata`` echo is
+trimmed so the frame stays under the SDK's 1 MiB limit (:data:`MAX_FRAME_BYTES`).
+
 Auth and quota refusals (close **1008**) live in :mod:`render.server.connection`.
 """
 
@@ -42,7 +46,9 @@ __all__ = [
     "audio_chunk_message",
     "filtered_prompt_message",
     "warning_message",
+    "error_message",
     "close_reason",
+    "MAX_FRAME_BYTES",
 ]
 
 MIME_TYPE = f"audio/l16;rate={SAMPLE_RATE};channels={CHANNELS}"
@@ -52,6 +58,9 @@ PATH_RE = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(?P<version>v1alpha|v1beta)"
     r"\.GenerativeService\.BidiGenerateMusic/?(?:\?.*)?$"
 )
+
+#: The SDK's websockets client refuses frames over 2**20 bytes; stay clear of it.
+MAX_FRAME_BYTES = 1_040_000
 
 CLOSE_INVALID = 1007
 CLOSE_POLICY = 1008
@@ -64,6 +73,10 @@ _CONFIG_WIRE_TO_FIELD = {
     "onlyBassAndDrums": "only_bass_and_drums", "musicGenerationMode": "music_generation_mode",
     "temperature": "temperature", "topK": "top_k", "seed": "seed",
 }
+_CONFIG_WIRE_TO_FIELD.update({name: name for name in list(_CONFIG_WIRE_TO_FIELD.values())})
+_TOP_KEYS = {"setup": "setup", "clientContent": "clientContent", "client_content": "clientContent",
+             "musicGenerationConfig": "musicGenerationConfig", "music_generation_config": "musicGenerationConfig",
+             "playbackControl": "playbackControl", "playback_control": "playbackControl"}
 _BOOL_FIELDS = {"mute_bass", "mute_drums", "only_bass_and_drums"}
 _INT_FIELDS = {"bpm", "top_k", "seed"}
 
@@ -120,6 +133,7 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         raise Violation(CLOSE_INVALID, "Each message must be a JSON object with exactly one of "
                         "setup, clientContent, musicGenerationConfig, playbackControl")
     (key, value), = data.items()
+    key = _TOP_KEYS.get(key, key)
     if key == "setup":
         return _parse_setup(value)
     if key == "clientContent":
@@ -141,9 +155,9 @@ def _parse_setup(value: Any) -> Setup:
 
 
 def _parse_client_content(value: Any) -> SetPrompts:
-    if not isinstance(value, dict) or set(value) - {"weightedPrompts"}:
+    if not isinstance(value, dict) or set(value) - {"weightedPrompts", "weighted_prompts"}:
         raise Violation(CLOSE_INVALID, "clientContent accepts only 'weightedPrompts'")
-    items = value.get("weightedPrompts") or []
+    items = value.get("weightedPrompts", value.get("weighted_prompts")) or []
     if not isinstance(items, list):
         raise Violation(CLOSE_INVALID, "clientContent.weightedPrompts must be a list")
     prompts = []
@@ -211,16 +225,40 @@ def audio_chunk_message(
     config: GenerationConfig,
     mime_type: str = MIME_TYPE,
 ) -> str:
-    """A ``serverContent`` frame carrying one chunk and its ``sourceMetadata``."""
-    chunk: dict[str, Any] = {
-        "data": base64.b64encode(pcm).decode("ascii"),
-        "mimeType": mime_type,
-        "sourceMetadata": {
-            "clientContent": {"weightedPrompts": [p.to_wire() for p in prompts]},
-            "musicGenerationConfig": config.to_wire(),
-        },
-    }
-    return json.dumps({"serverContent": {"audioChunks": [chunk]}})
+    """A ``serverContent`` frame carrying one chunk and its ``sourceMetadata``.
+
+    Prompts are echoed only as far as the frame stays under :data:`MAX_FRAME_BYTES`;
+    when even none fit, ``clientContent`` is left out.
+    """
+    data = base64.b64encode(pcm).decode("ascii")
+    wire_prompts = [p.to_wire() for p in prompts]
+
+    def frame(echo: list[dict[str, Any]] | None) -> str:
+        meta: dict[str, Any] = {"musicGenerationConfig": config.to_wire()}
+        if echo is not None:
+            meta = {"clientContent": {"weightedPrompts": echo}, **meta}
+        chunk = {"data": data, "mimeType": mime_type, "sourceMetadata": meta}
+        return json.dumps({"serverContent": {"audioChunks": [chunk]}})
+
+    text = frame(wire_prompts)
+    if len(text) <= MAX_FRAME_BYTES:  # ASCII unless prompts hold non-ASCII text
+        if len(text.encode("utf-8")) <= MAX_FRAME_BYTES:
+            return text
+    room = MAX_FRAME_BYTES - len(frame(None).encode("utf-8")) - 64
+    kept, used = [], 0
+    for item in wire_prompts:
+        size = len(json.dumps(item).encode("utf-8")) + 2
+        if used + size > room:
+            break
+        kept.append(item)
+        used += size
+    return frame(kept or None)
+
+
+def error_message(code: int, message: str) -> str:
+    """An ``{"error": …}`` message, as Google's endpoints send before some closes."""
+    status = {CLOSE_INVALID: "INVALID_ARGUMENT", CLOSE_POLICY: "PERMISSION_DENIED"}.get(code, "INTERNAL")
+    return json.dumps({"error": {"code": code, "message": message, "status": status}})
 
 
 def filtered_prompt_message(text: str, reason: str) -> str:

@@ -88,3 +88,35 @@ def clean_env() -> dict[str, str]:
     for name in ("SSL_CERT_FILE", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         env.pop(name, None)
     return env
+
+
+def tone_server(*faults: FaultPlan, chunk_s: float = 1.0, **options: Any) -> Server:
+    """A ``serve`` (not yet started) on the cheap tone engine, for render-level tests (fast pace)."""
+    from render.server.engine import tone_engine_factory
+
+    options.setdefault("pace", "fast")
+    options.setdefault("require_key", API_KEY)
+    return Server(port=0, chunk_s=chunk_s, faults=tuple(faults), engine_factory=tone_engine_factory, **options)
+
+
+def lyria_render_options(server: Server, **kw: Any) -> Any:
+    """RenderOptions for ``--backend lyria`` against ``server`` (set GEMINI_API_KEY=API_KEY first)."""
+    from render import RenderOptions
+    from render.backends import LyriaSettings
+
+    settings = LyriaSettings(base_url=server.base_url, ca_cert=server.ca_cert)
+    kw.setdefault("stall_timeout_s", 5.0)
+    return RenderOptions(backend="lyria", lyria=settings, **kw)
+
+
+def dominant_hz(path: Any, start_s: float, length_s: float = 0.4) -> float:
+    """The strongest frequency of a stretch of an audio file (the tone engine's pitch)."""
+    import numpy as np
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as f:
+        f.seek(int(start_s * f.samplerate))
+        data = f.read(int(length_s * f.samplerate), always_2d=True)[:, 0]
+        rate = f.samplerate
+    spectrum = np.abs(np.fft.rfft(data * np.hanning(len(data))))
+    return float(np.argmax(spectrum) * rate / len(data))
