@@ -34,8 +34,11 @@ def select_backend(
     lyria: LyriaSettings | None = None,
     *,
     offline_chunk_frames: int = 96_000,
+    soundfont: Path | None = None,
 ) -> tuple[Backend, str]:
     """Build the backend for ``choice``.
+
+    ``soundfont``: a bank the offline engine plays its instruments through (ignored by Lyria).
 
     Returns:
         ``(backend, reason)``: reason is a sentence for the user, e.g.
@@ -70,4 +73,8 @@ def select_backend(
     reason = "offline (procedural engine, not neural): " + (
         "asked for" if choice == "offline" else "no GEMINI_API_KEY or GOOGLE_API_KEY set"
     )
-    return OfflineBackend(chunk_frames=offline_chunk_frames), reason
+    backend = OfflineBackend(chunk_frames=offline_chunk_frames, soundfont=soundfont)
+    if backend.voices is not None:
+        sf = backend.voices.describe()
+        reason += f"; instruments from SoundFont {sf['name']}" + "".join(f"\n  warning: {w}" for w in sf["fallbacks"])
+    return backend, reason

@@ -30,6 +30,7 @@ SessionLimit = Annotated[float, typer.Option("--session-limit", help="Rotate to 
 StallTimeout = Annotated[float, typer.Option("--stall-timeout", help="Reconnect when no audio arrives for this many seconds.", min=0.1, rich_help_panel=_LYRIA)]
 MaxReconnects = Annotated[int, typer.Option("--max-reconnects", help="Reconnect attempts before giving up (the spool is kept).", min=0, rich_help_panel=_LYRIA)]
 Strict = Annotated[bool, typer.Option("--strict", help="Fail when the service filters a prompt.", rich_help_panel=_LYRIA)]
+SoundFont = Annotated[Optional[Path], typer.Option("--soundfont", dir_okay=False, help="A .sf2/.sf3 General MIDI bank the offline engine plays its instruments through (else the timeline's engine.soundfont, else LYRIA_RENDER_SOUNDFONT).")]
 Backend = Annotated[str, typer.Option("--backend", "-b", help="auto (Lyria when an API key is set, else offline), offline or lyria.")]
 
 

@@ -28,6 +28,7 @@ from .options import (
     OutDir,
     SeamAlignMs,
     SessionLimit,
+    SoundFont,
     StallTimeout,
     Strict,
     lyria_settings,
@@ -95,6 +96,7 @@ def render(
     keep_spool: Annotated[bool, typer.Option("--keep-spool", help="Keep the raw chunk spool after success.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate, plan and pick the backend; render nothing.")] = False,
     control_interval: ControlInterval = None,
+    soundfont: SoundFont = None,
     seam_align_ms: SeamAlignMs = 0.0,
     prompt: Annotated[Optional[str], typer.Option("--prompt", help='Prompts as "text:weight, text:weight".', rich_help_panel=_QUICK)] = None,
     duration: Annotated[str, typer.Option("--duration", help="Length, e.g. 20s or 1:30.", rich_help_panel=_QUICK)] = "20s",
@@ -140,7 +142,7 @@ def render(
         formats=parse_formats(formats), loudness_lufs=parse_loudness(loudness), seed=seed, name=name,
         resume=resume, fresh=fresh, keep_spool=keep_spool, dry_run=dry_run, strict=strict,
         control_interval_s=control_interval, session_limit_s=session_limit, stall_timeout_s=stall_timeout,
-        max_reconnects=max_reconnects, seam_align_ms=seam_align_ms,
+        max_reconnects=max_reconnects, seam_align_ms=seam_align_ms, soundfont=soundfont,
         stems=parse_formats(stems), command_line=argv,
     )
     _run(source, out, options, quiet, as_json)

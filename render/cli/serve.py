@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
+from .options import SoundFont
 
 app = typer.Typer(add_completion=False)
 
@@ -23,6 +24,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 8443,
     pace: Annotated[str, typer.Option(help="realtime (about 1x, like the service) or fast.")] = "realtime",
     chunk_s: Annotated[float, typer.Option("--chunk-s", help="Seconds of audio per chunk (service: 2).")] = 2.0,
+    soundfont: SoundFont = None,
     require_key: Annotated[
         Optional[str],
         typer.Option(envvar="LYRIA_SERVE_REQUIRE_KEY", help="Refuse (close 1008) clients without this API key."),
@@ -136,13 +138,28 @@ def serve(
         host=host, port=port, pace=pace, chunk_s=chunk_s, require_key=require_key,  # type: ignore[arg-type]
         faults=tuple(plans), state_dir=state_dir, cert=cert, key=key, ready_file=ready_file,
         profile=profile, realism=realism,
-        engine_factory=tone_engine_factory if engine == "tone" else default_engine_factory,
+        engine_factory=tone_engine_factory if engine == "tone" else (_bank_factory(soundfont) or default_engine_factory),
     )
     try:
         asyncio.run(serve_forever(options, on_ready=lambda server: _announce(server, len(plans))))
     except KeyboardInterrupt:
         pass
     typer.echo("lyria-render serve: stopped", err=True)
+
+
+def _bank_factory(soundfont: Optional[Path]):  # noqa: ANN202 - a factory, or None without a bank
+    """``engine_factory`` playing through ``--soundfont`` (or LYRIA_RENDER_SOUNDFONT), checked now (exit 2)."""
+    import os
+
+    from ..pipeline.job import SOUNDFONT_ENV
+
+    path = soundfont or (Path(os.environ[SOUNDFONT_ENV]) if os.environ.get(SOUNDFONT_ENV, "").strip() else None)
+    if path is None:
+        return None
+    from ..backends.offline import OfflineBackend
+
+    OfflineBackend(soundfont=path)  # a bad bank fails before the server listens
+    return lambda frames: OfflineBackend(chunk_frames=frames, soundfont=path)
 
 
 def _numbers(text: str | None) -> tuple[int, ...] | None:

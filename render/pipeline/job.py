@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,10 +26,12 @@ from render.timeline.resolve import resolve
 from render.version import __version__
 
 __all__ = ["RenderOptions", "RenderResult", "OutputFile", "RenderInterrupted", "prepare", "Prepared",
-           "job_hash", "audio_hash", "spool_dir", "estimate_bytes", "check_free_space"]
+           "job_hash", "audio_hash", "spool_dir", "estimate_bytes", "check_free_space", "soundfont_path",
+           "soundfont_sha256", "SOUNDFONT_ENV"]
 
 KEEP = "timeline"
 WORK_DIR_NAME = ".lyria-render"
+SOUNDFONT_ENV = "LYRIA_RENDER_SOUNDFONT"
 
 
 class RenderInterrupted(RenderError):
@@ -63,6 +66,7 @@ class RenderOptions:
     overlap_s: float | None = None
     seam_align_ms: float = 0.0
     offline_chunk_frames: int = 96_000
+    soundfont: Path | None = None
     work_dir: Path | None = None
     stems: tuple[str, ...] | None = None
     command_line: tuple[str, ...] | None = None
@@ -181,12 +185,21 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+def _bank_part(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -> dict[str, str | None]:
+    """The bank's SHA-256 for the hashes (the offline engine only; nothing without a bank)."""
+    if backend.name != "offline":
+        return {}
+    sha = soundfont_sha256(soundfont_path(loaded, options))
+    return {"soundfont": sha} if sha else {}
+
+
 def audio_hash(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -> str:
     """Hash of everything that shapes the generated audio (not the output settings)."""
     content = loaded.timeline.model_dump(mode="json", exclude={"output"})
     trim = loaded.timeline.output.trim_start, loaded.timeline.output.loop
     return _digest({"timeline": content, "trim_loop": jsonable(trim), "backend": backend.name,
-                    "model": backend.model, "control_interval_s": options.control_interval_s})
+                    "model": backend.model, "control_interval_s": options.control_interval_s,
+                    **_bank_part(loaded, backend, options)})
 
 
 def job_hash(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -> str:
@@ -199,7 +212,34 @@ def job_hash(loaded: LoadedTimeline, backend: Backend, options: RenderOptions) -
         "control_interval_s": options.control_interval_s,
         "seam_align_ms": options.seam_align_ms,
         "tool_major": __version__.split(".")[0],
+        **_bank_part(loaded, backend, options),
     })
+
+
+def soundfont_path(loaded: LoadedTimeline, options: RenderOptions) -> Path | None:
+    """The bank the offline engine plays through: ``--soundfont``, else the timeline's
+    ``engine.soundfont`` (relative to the timeline file), else ``LYRIA_RENDER_SOUNDFONT``."""
+    if options.soundfont is not None:
+        return Path(options.soundfont).expanduser()
+    own = loaded.timeline.engine.soundfont
+    if own:
+        p = Path(own).expanduser()
+        return p if p.is_absolute() or loaded.path is None else loaded.path.parent / p
+    env = os.environ.get(SOUNDFONT_ENV, "").strip()
+    return Path(env).expanduser() if env else None
+
+
+def soundfont_sha256(path: Path | None) -> str | None:
+    """SHA-256 of the bank (loaded and checked once per file state); None without a bank.
+
+    Raises:
+        SoundFontError: a missing or bad bank (exit 2).
+    """
+    if path is None:
+        return None
+    from render.backends.offline.bank_voices import open_voices  # soundfile: loaded only when a bank is used
+
+    return open_voices(path).identity.sha256
 
 
 def spool_dir(out_dir: Path, name: str, options: RenderOptions) -> Path:
@@ -264,7 +304,8 @@ def prepare(source: Any, out_dir: str | Path, options: RenderOptions | None = No
     original = _load(source)
     loaded = _apply_overrides(original, options)
     schedule = plan(loaded, control_interval_s=options.control_interval_s)
-    backend, reason = select_backend(options.backend, options.lyria, offline_chunk_frames=options.offline_chunk_frames)
+    backend, reason = select_backend(options.backend, options.lyria, offline_chunk_frames=options.offline_chunk_frames,
+                                     soundfont=soundfont_path(loaded, options))
     out = Path(out_dir)
     name = loaded.name
     _safe_out(out, name)

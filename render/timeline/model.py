@@ -280,6 +280,13 @@ class OutputSpec(_Model):
         return value
 
 
+class EngineSpec(_Model):
+    """Offline engine settings."""
+
+    soundfont: str | None = Field(None, min_length=1, description="A .sf2/.sf3 General MIDI bank the offline engine plays its "
+                                  "instruments through; a relative path is relative to the timeline file.")
+
+
 class Timeline(_Model):
     """A timeline: initial prompts and config, timed events, and output settings."""
 
@@ -297,6 +304,7 @@ class Timeline(_Model):
     config: ConfigSpec = Field(default_factory=ConfigSpec)
     events: list[EventSpec] = Field(default_factory=list)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    engine: EngineSpec = Field(default_factory=EngineSpec)
 
     _shorthand = field_validator("prompts", mode="before")(lambda cls, v: _prompts_shorthand(v))
 

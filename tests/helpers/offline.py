@@ -20,11 +20,13 @@ def prompts_of(pairs: Sequence[tuple[str, float]]) -> list[WeightedPrompt]:
     return [WeightedPrompt(text=t, weight=w) for t, w in pairs]
 
 
-async def render_async(pairs, config: GenerationConfig, seconds: float, *, chunk_frames: int = 96_000, changes: Sequence[Change] = ()):
-    """Render ``seconds`` through a real OfflineSession; returns (audio (n, 2) float32, chunks)."""
+async def render_async(pairs, config: GenerationConfig, seconds: float, *, chunk_frames: int = 96_000, changes: Sequence[Change] = (),
+                       soundfont=None):
+    """Render ``seconds`` through a real OfflineSession (through ``soundfont``, a bank path, if given);
+    returns (audio (n, 2) float32, chunks)."""
     frames = int(seconds * SR)
     chunks = []
-    async with OfflineBackend(chunk_frames=chunk_frames).connect() as session:
+    async with OfflineBackend(chunk_frames=chunk_frames, soundfont=soundfont).connect() as session:
         await session.set_weighted_prompts(prompts_of(pairs))
         await session.set_music_generation_config(config)
         for at, kind, payload in changes:

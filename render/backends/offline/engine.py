@@ -109,7 +109,8 @@ class _Change:
 class Engine:
     """Deterministic procedural music engine (not neural). See module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, voices: Any = None) -> None:
+        self._voices = voices  # SoundFont hook: a bank_voices.BankVoices, or None (procedural voices only)
         self._queue: list[_Change] = []
         self._seq = 0
         self.prompts: tuple[WeightedPrompt, ...] = ()
@@ -283,7 +284,9 @@ class Engine:
                 midi -= 12
         d = None if dur is None else max(64, int(dur * step_frames))
         lcls = length_class(spec, None if d is None else (d / SAMPLE_RATE + spec.release_s)) if spec else 0
-        samples = self._cache.get(inst, midi, bucket, lcls)
+        bank = self._bank_note(inst, midi, d, spec)  # SoundFont hook: the bank's whole note, or None
+        samples = self._cache.get(inst, midi, bucket, lcls) if bank is None else bank
+        d = d if bank is None else None  # a bank note already ends (release included) where the gate says
         gain = vel * _GROUP_GAIN[group] * (spec.gain if spec else 1.0)
         angle = (max(-1.0, min(1.0, pan)) + 1.0) * math.pi / 4
         gl, gr = gain * math.cos(angle) * math.sqrt(2), gain * math.sin(angle) * math.sqrt(2)
@@ -297,6 +300,12 @@ class Engine:
             return
         ring.add(onset, samples[:d], gl, gr)
         ring.add(onset + d, samples[d : d + rel] * self._fade(rel), gl, gr)
+
+    def _bank_note(self, inst: str, midi: int, d: int | None, spec: Any) -> np.ndarray | None:
+        """SoundFont hook (--soundfont): the bank's note, or None for the procedural voice."""
+        if self._voices is None:
+            return None
+        return self._voices.note(inst, midi, d, spec.max_s if spec is not None else 1.0)
 
     def _join(self, ring, onset: int, samples: np.ndarray, d: int | None, spec, skip: int, gl: float, gr: float) -> None:
         if d is not None and spec is not None:

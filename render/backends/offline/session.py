@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
 import numpy as np
@@ -48,13 +49,13 @@ class OfflineSession:
         chunk_frames: frames per :class:`AudioChunk` (default 2 s, like Lyria).
     """
 
-    def __init__(self, *, chunk_frames: int = 96_000) -> None:
+    def __init__(self, *, chunk_frames: int = 96_000, voices: Any = None) -> None:
         if chunk_frames <= 0:
             raise UsageError(f"chunk_frames={chunk_frames}: must be a positive number of frames", hint="use e.g. 96000 (2 s)")
         self.chunk_frames = int(chunk_frames)
         from .engine import Engine  # scipy-heavy: imported when a session opens, not to pick a backend
 
-        self._engine = Engine()
+        self._engine = Engine(voices)
         self._next_frame = 0
         self._playing = False
         self._stopped = False
@@ -155,20 +156,26 @@ class OfflineBackend:
 
     Args:
         chunk_frames: frames per chunk its sessions deliver (default 96 000 = 2 s).
+        soundfont: a SoundFont bank to play the instruments through (loaded and checked here).
     """
 
     name = "offline"
     model = MODEL_NAME
 
-    def __init__(self, chunk_frames: int = 96_000) -> None:
+    def __init__(self, chunk_frames: int = 96_000, soundfont: str | Path | None = None) -> None:
         if chunk_frames <= 0:
             raise UsageError(f"chunk_frames={chunk_frames}: must be a positive number of frames", hint="use e.g. 96000 (2 s)")
         self.chunk_frames = int(chunk_frames)
+        self.voices = None
+        if soundfont is not None:  # SoundFont hook: bad banks fail here (exit 2), before any rendering
+            from .bank_voices import open_voices
+
+            self.voices = open_voices(soundfont)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[OfflineSession]:
         """Open a session; it is closed on exit."""
-        session = OfflineSession(chunk_frames=self.chunk_frames)
+        session = OfflineSession(chunk_frames=self.chunk_frames, voices=self.voices)
         try:
             yield session
         finally:
@@ -183,4 +190,5 @@ class OfflineBackend:
             "version": _engine_version(),
             "sample_rate": SAMPLE_RATE,
             "chunk_frames": self.chunk_frames,
+            **({"soundfont": self.voices.describe()} if self.voices is not None else {}),
         }

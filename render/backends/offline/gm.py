@@ -1,0 +1,53 @@
+"""The engine's instruments and drum sounds on General MIDI (data only).
+
+``PROGRAMS`` maps each pitched instrument to a GM program (0-127) or None where GM has
+no good match and the engine's own voice plays. ``DRUMS`` maps each drum sound to
+``(kit program, GM drum key)`` (kit 0 = Standard, 25 = TR-808 in GS banks) or None.
+"""
+
+from __future__ import annotations
+
+from .instruments import TAPE
+
+__all__ = ["PROGRAMS", "DRUMS", "program_for", "drum_for"]
+
+PROGRAMS: dict[str, int | None] = {
+    "guitar": 25, "nylon": 24, "eguitar": 27, "dist_guitar": 30, "slide_guitar": 26,
+    "sitar": 104, "tanpura": None, "banjo": 105, "mandolin": 25, "harp": 46, "koto": 107,
+    "shamisen": 106, "dulcimer": 15, "harpsichord": 6, "clavichord": 7, "synth_pluck": 84,
+    "piano": 0, "rhodes": 4, "organ": 16, "accordion": 21, "harmonica": 22,
+    "marimba": 12, "vibraphone": 11, "glockenspiel": 9, "kalimba": 108, "steel_drum": 114,
+    "hang": None, "bell": 14,
+    "flute": 73, "ocarina": 79, "woodwinds": 71, "clarinet": 71, "bass_clarinet": 71,
+    "sax": 65, "trumpet": 56, "brass": 61, "tuba": 58, "bagpipe": 109,
+    "strings": 48, "violin": 40, "fiddle": 110, "cello": 42, "choir": 52, "vocal_aa": 52,
+    "vocal_oo": 53, "mellotron": 49,
+    "synth_lead": 81, "supersaw": 81, "chip_lead": 80, "moog": 81, "acid": None,
+    "synth_pad": 89, "phaser_pad": 90, "warm_pad": 89, "drone_synth": 95,
+    "bagpipe_drone": 109, "didgeridoo": None,
+    "bass_e": 33, "bass_pick": 34, "bass_upright": 32, "bass_synth": 38, "moog_bass": 39,
+    "wobble_bass": 39, "bass_808": None, "chip_bass": None,
+}
+
+_STD, _808 = 0, 25
+DRUMS: dict[str, tuple[int, int] | None] = {
+    "kick": (_STD, 36), "kick_rock": (_STD, 36), "kick_808": (_808, 36), "kick_909": (_STD, 36),
+    "kick_lofi": None, "kick_chip": None, "bass_drum": (_STD, 35), "timpani": None,
+    "snare": (_STD, 38), "snare_rock": (_STD, 40), "snare_808": (_808, 38), "snare_909": (_STD, 40),
+    "snare_march": (_STD, 38), "snare_lofi": None, "snare_chip": None, "brush": None,
+    "rim": (_STD, 37), "clap": (_STD, 39), "hat": (_STD, 42), "hat_808": (_808, 42),
+    "hat_lofi": None, "hat_chip": None, "ohat": (_STD, 46), "ride": (_STD, 51),
+    "crash": (_STD, 49), "shaker": (_STD, 70), "tom": (_STD, 45), "conga": (_STD, 63),
+    "conga_lo": (_STD, 64), "bongo": (_STD, 60), "djembe": (_STD, 64), "djembe_slap": (_STD, 62),
+    "tabla_na": None, "tabla_ti": None, "tabla_ge": None, "cowbell": (_STD, 56),
+    "clave": (_STD, 75), "glitch": None,
+}
+
+def program_for(name: str) -> int | None:
+    """GM program of a pitched instrument (``~tape`` variants as their base), or None."""
+    return PROGRAMS.get(name[: -len(TAPE)] if name.endswith(TAPE) else name)
+
+
+def drum_for(name: str) -> tuple[int, int] | None:
+    """``(kit program, GM key)`` of a drum sound, or None (the engine's own hit plays)."""
+    return DRUMS.get(name)
