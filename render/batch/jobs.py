@@ -14,8 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Literal
 
 from render.errors import BatchError, UsageError
-from render.files import expand_paths, read_regular
-from render.timeline import TIMELINE_SUFFIXES
+from render.files import read_regular
 
 __all__ = ["JobOverrides", "BatchJob", "discover_jobs", "load_jobs_file", "parse_shard", "shard_of",
            "select_shard", "name_problem"]
@@ -50,9 +49,12 @@ class BatchJob:
     origin: str = ""
 
 
-def _expand(spec: str, base: Path | None) -> tuple[Path, list[Path]]:
-    """Expand one path/folder/glob (relative to ``base``) into ``(root, files)``."""
-    return expand_paths(spec, TIMELINE_SUFFIXES, base=base)
+def _expand(spec: str, base: Path | None, notes: list[str] | None = None) -> tuple[Path, list[Path]]:
+    """Expand one path/folder/glob (relative to ``base``) into ``(root, timelines)``; see
+    :func:`render.timeline.discover.discover` for what is skipped."""
+    from render.timeline.discover import discover
+
+    return discover(spec, base=base, notes=notes)
 
 
 def _rel_dir(timeline: Path, root: Path) -> PurePosixPath:
@@ -67,13 +69,16 @@ def _job(timeline: Path, root: Path, out_root: Path, overrides: JobOverrides, or
                     overrides=overrides, origin=origin)
 
 
-def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file: str | Path | None = None) -> list[BatchJob]:
+def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file: str | Path | None = None,
+                  notes: list[str] | None = None) -> list[BatchJob]:
     """Turn PATH arguments and an optional jobs file into jobs (in order, de-duplicated).
 
     Args:
         paths: timeline files, folders (searched recursively, hidden folders skipped) and globs.
-            Files inside OUTDIR (manifests, when OUTDIR lies in an input folder) are never jobs.
+            Files inside OUTDIR (manifests, when OUTDIR lies in an input folder) are never jobs;
+            other YAML/JSON files found in folders are skipped unless they are timelines.
         out_dir: OUTDIR; each job's ``out_dir`` mirrors its timeline's folder below its root.
+        notes: collects one line per skipped file.
         jobs_file: a YAML/JSON list of ``{timeline, formats, loudness, seed, name}``;
             its paths are relative to the jobs file and its folder is their root.
 
@@ -86,7 +91,7 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
     jobs: list[BatchJob] = []
     seen: set[str] = set()
     for raw in paths:
-        root, files = _expand(str(raw), None)
+        root, files = _expand(str(raw), None, notes)
         for f in files:
             key = os.path.realpath(f)
             if key not in seen and not key.startswith(out_real):  # OUTDIR inside an input folder: skip manifests

@@ -3,14 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
+
+#: Every environment-variable default starts with this prefix (shown in --help).
+ENV_PREFIX = "LYRIA_RENDER_"
+
+
+def env(name: str) -> dict[str, object]:
+    """``typer.Option`` keywords for an environment-variable default ``LYRIA_RENDER_<NAME>``."""
+    return {"envvar": ENV_PREFIX + name, "show_envvar": True}
+
+
+FORMAT_CHOICES = ("wav", "mp3", "flac")
+
+
+def complete_formats(incomplete: str) -> list[str]:
+    """Shell completion for ``--format`` (also after a comma: ``wav,m<TAB>``)."""
+    head, _, last = incomplete.rpartition(",")
+    prefix = head + "," if head else ""
+    return [prefix + f for f in FORMAT_CHOICES if f.startswith(last.lower())]
+
+
+def complete_scales(incomplete: str) -> list[str]:
+    """Shell completion for ``--scale``: the enum names (friendly names are accepted too)."""
+    from ..controls import SCALES
+
+    return [s for s in SCALES if s.startswith(incomplete.upper().replace(" ", "_"))]
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON to stdout.")]
 Paths = Annotated[list[str], typer.Argument(help="Timeline files, folders (searched recursively) or globs.")]
 TimelinePath = Annotated[Path, typer.Argument(help="A timeline file (.yaml, .yml or .json).", dir_okay=False)]
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder.", **env("OUT"))]
 ControlInterval = Annotated[
     Optional[float],
     typer.Option("--control-interval", help="Ramp step in seconds (default: the timeline's, 0.5 s).", min=0.01),
@@ -27,7 +52,10 @@ SessionLimit = Annotated[float, typer.Option("--session-limit", help="Rotate to 
 StallTimeout = Annotated[float, typer.Option("--stall-timeout", help="Reconnect when no audio arrives for this many seconds.", min=0.1, rich_help_panel=_LYRIA)]
 MaxReconnects = Annotated[int, typer.Option("--max-reconnects", help="Reconnect attempts before giving up (the spool is kept).", min=0, rich_help_panel=_LYRIA)]
 Strict = Annotated[bool, typer.Option("--strict", help="Fail when the service filters a prompt.", rich_help_panel=_LYRIA)]
-Backend = Annotated[str, typer.Option("--backend", "-b", help="auto (Lyria when an API key is set, else offline), offline or lyria.")]
+BackendName = Literal["auto", "offline", "lyria"]
+Backend = Annotated[BackendName, typer.Option("--backend", "-b", case_sensitive=False, help="auto (Lyria when an API key is set, else offline), offline or lyria.", **env("BACKEND"))]
+Formats = Annotated[Optional[list[str]], typer.Option("--format", "-f", help="wav, mp3, flac (repeat or comma-separate). Default: the timeline's.", autocompletion=complete_formats, **env("FORMAT"))]
+Png = Annotated[bool, typer.Option("--png", help="Also draw NAME.png beside each output (waveform, spectrogram, loudness, events); needs lyria-render[plot].", **env("PNG"))]
 
 
 def lyria_settings(api_key_file: Optional[Path], model: str, api_version: str, base_url: Optional[str],

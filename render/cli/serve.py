@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UsageError
 
-app = typer.Typer(add_completion=False)
+app = typer.Typer()
 
 _FAULTS = "Faults (all sessions unless --only-connections/--first-connections)"
 
