@@ -49,12 +49,13 @@ class BatchJob:
     origin: str = ""
 
 
-def _expand(spec: str, base: Path | None, notes: list[str] | None = None) -> tuple[Path, list[Path]]:
+def _expand(spec: str, base: Path | None, notes: list[str] | None = None,
+            exclude: Iterable[str] = ()) -> tuple[Path, list[Path]]:
     """Expand one path/folder/glob (relative to ``base``) into ``(root, timelines)``; see
     :func:`render.timeline.discover.discover` for what is skipped."""
     from render.timeline.discover import discover
 
-    return discover(spec, base=base, notes=notes)
+    return discover(spec, base=base, notes=notes, exclude=exclude)
 
 
 def _rel_dir(timeline: Path, root: Path) -> PurePosixPath:
@@ -70,7 +71,7 @@ def _job(timeline: Path, root: Path, out_root: Path, overrides: JobOverrides, or
 
 
 def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file: str | Path | None = None,
-                  notes: list[str] | None = None) -> list[BatchJob]:
+                  exclude: Iterable[str] = (), notes: list[str] | None = None) -> list[BatchJob]:
     """Turn PATH arguments and an optional jobs file into jobs (in order, de-duplicated).
 
     Args:
@@ -78,6 +79,7 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
             Files inside OUTDIR (manifests, when OUTDIR lies in an input folder) are never jobs;
             other YAML/JSON files found in folders are skipped unless they are timelines.
         out_dir: OUTDIR; each job's ``out_dir`` mirrors its timeline's folder below its root.
+        exclude: globs (relative to each root, or a file name) not to pick up.
         notes: collects one line per skipped file.
         jobs_file: a YAML/JSON list of ``{timeline, formats, loudness, seed, name}``;
             its paths are relative to the jobs file and its folder is their root.
@@ -91,7 +93,7 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
     jobs: list[BatchJob] = []
     seen: set[str] = set()
     for raw in paths:
-        root, files = _expand(str(raw), None, notes)
+        root, files = _expand(str(raw), None, notes, exclude)
         for f in files:
             key = os.path.realpath(f)
             if key not in seen and not key.startswith(out_real):  # OUTDIR inside an input folder: skip manifests

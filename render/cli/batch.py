@@ -24,6 +24,7 @@ from .options import (
     BaseUrl,
     CaCert,
     ControlInterval,
+    Exclude,
     Formats,
     JsonFlag,
     MaxReconnects,
@@ -137,6 +138,7 @@ def batch(
     shard: Annotated[Optional[str], typer.Option("--shard", metavar="I/N", help="Only the I-th of N disjoint parts (by a hash of each job's path).", rich_help_panel=_CI)] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write a report here: HTML (pictures, players) when it ends in .html, else JSON.", rich_help_panel=_CI)] = None,
     png: Png = False,
+    exclude: Exclude = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML here (one test case per job).", rich_help_panel=_CI)] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Start no new job after the first failure.")] = False,
     retries: Annotated[int, typer.Option("--retries", min=0, help="Retries after a transient backend error (each resumes the job's spool).")] = 2,
@@ -180,12 +182,12 @@ def batch(
             control_interval_s=control_interval, session_limit_s=session_limit, stall_timeout_s=stall_timeout,
             max_reconnects=max_reconnects,
         ),
-        jobs_file=jobs_file, jobs=jobs, force=force, check=check, shard=parse_shard(shard) if shard else None,
+        jobs_file=jobs_file, exclude=tuple(exclude or ()), jobs=jobs, force=force, check=check, shard=parse_shard(shard) if shard else None,
         fail_fast=fail_fast, retries=retries, max_sessions=max_sessions, session_stagger_s=session_stagger,
         cluster=cluster or None,
     )
     _check_report_paths(paths or [], out, jobs_file, {"--report": report, "--junit": junit})
-    _notes(paths or [], out, jobs_file, quiet)
+    _notes(paths or [], out, jobs_file, tuple(exclude or ()), quiet)
     sink = BatchProgress(quiet=quiet)
     interrupted = False
     try:
@@ -226,15 +228,13 @@ def _check_report_paths(paths: list[str], out: Path, jobs_file: Path | None, tar
                                  hint="write the report elsewhere")
 
 
-def _notes(paths: list[str], out: Path, jobs_file: Path | None, quiet: bool) -> None:
+def _notes(paths: list[str], out: Path, jobs_file: Path | None, exclude: tuple[str, ...], quiet: bool) -> None:
     """Say which files found in folders were skipped as not timelines (or ignored)."""
     if quiet or not paths:
         return
-    from render.batch.jobs import discover_jobs
-
     notes: list[str] = []
     try:
-        discover_jobs(paths, out, jobs_file=jobs_file, notes=notes)
+        discover_jobs(paths, out, jobs_file=jobs_file, exclude=exclude, notes=notes)
     except UsageError:
         return  # the batch itself reports it
     for line in notes:

@@ -52,6 +52,7 @@ SessionLimit = Annotated[float, typer.Option("--session-limit", help="Rotate to 
 StallTimeout = Annotated[float, typer.Option("--stall-timeout", help="Reconnect when no audio arrives for this many seconds.", min=0.1, rich_help_panel=_LYRIA)]
 MaxReconnects = Annotated[int, typer.Option("--max-reconnects", help="Reconnect attempts before giving up (the spool is kept).", min=0, rich_help_panel=_LYRIA)]
 Strict = Annotated[bool, typer.Option("--strict", help="Fail when the service filters a prompt.", rich_help_panel=_LYRIA)]
+Exclude = Annotated[Optional[list[str]], typer.Option("--exclude", metavar="GLOB", help="Do not pick up files matching GLOB in folders (repeatable; also a .lyriaignore file in the folder).")]
 BackendName = Literal["auto", "offline", "lyria"]
 Backend = Annotated[BackendName, typer.Option("--backend", "-b", case_sensitive=False, help="auto (Lyria when an API key is set, else offline), offline or lyria.", **env("BACKEND"))]
 Formats = Annotated[Optional[list[str]], typer.Option("--format", "-f", help="wav, mp3, flac (repeat or comma-separate). Default: the timeline's.", autocompletion=complete_formats, **env("FORMAT"))]

@@ -107,10 +107,11 @@ class ValidationResult:
         return self.loaded is not None
 
 
-def validate_paths(paths: Iterable[str | Path]) -> list[ValidationResult]:
+def validate_paths(paths: Iterable[str | Path], *, exclude: Iterable[str] = (),
+                   notes: list[str] | None = None) -> list[ValidationResult]:
     """Validate every timeline under ``paths`` and return one result per file (never raises for content)."""
     results = []
-    for path in find_timelines(paths):
+    for path in find_timelines(paths, exclude=exclude, notes=notes):
         try:
             loaded = load_timeline(path)
         except TimelineError as exc:

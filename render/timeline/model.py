@@ -7,7 +7,9 @@ with positions and semantic checks lives in :mod:`render.timeline.loader`.
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -93,6 +95,46 @@ def _prompts_shorthand(value: Any) -> Any:
     return value
 
 
+_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY = re.compile(r"^([A-Ga-g])\s*(#|♯|b|♭|-?sharp|-?flat)?\s*(major|maj|minor|min|m|M)?$")
+
+
+def _pitch(name: str) -> int:
+    """``D_FLAT`` / ``Db`` / ``C#`` -> pitch class."""
+    base, _, acc = name.partition("_")
+    return (_PC[base[0].upper()] + {"FLAT": -1, "SHARP": 1}.get(acc, 0)) % 12
+
+
+def _scale_keys() -> dict[tuple[int, bool], str]:
+    keys = {}
+    for enum in SCALES[1:]:
+        major, minor = enum.removesuffix("_MINOR").split("_MAJOR_")
+        keys[(_pitch(major), True)], keys[(_pitch(minor), False)] = enum, enum
+    return keys
+
+
+def scale_enum(text: str) -> str:
+    """A scale enum from itself or a friendly key name: "C major", "A minor", "Am", "F#m", "Bb major".
+
+    Raises:
+        ValueError: an unknown name, with a did-you-mean.
+    """
+    upper = text.strip().upper().replace(" ", "_")
+    if upper in SCALES:
+        return upper
+    m = _KEY.match(text.strip())
+    if m:
+        acc = (m.group(2) or "").lower().lstrip("-")
+        pc = (_PC[m.group(1).upper()] + (1 if acc in ("#", "♯", "sharp") else -1 if acc else 0)) % 12
+        minor = m.group(3) is not None and m.group(3) != "M" and m.group(3).lower().startswith("m") \
+            and m.group(3).lower() not in ("maj", "major")
+        return _scale_keys()[(pc, not minor)]
+    close = difflib.get_close_matches(upper, SCALES, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise ValueError(f"unknown scale {text!r}; {hint}give a key such as 'C major', 'Am', 'F#m' or an enum "
+                     "such as F_MAJOR_D_MINOR")
+
+
 class ConfigSpec(_Model):
     """Music generation settings (Lyria's ``LiveMusicGenerationConfig``). Unset = model decides."""
 
@@ -111,7 +153,9 @@ class ConfigSpec(_Model):
 
     @field_validator("scale", "music_generation_mode", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
+    def _upper(cls, value: Any, info: Any) -> Any:
+        if info.field_name == "scale" and isinstance(value, str):
+            return scale_enum(value)
         return value.strip().upper().replace(" ", "_") if isinstance(value, str) else value
 
     @field_validator("guidance", "mute_bass", "mute_drums", "only_bass_and_drums", "music_generation_mode",
