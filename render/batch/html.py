@@ -60,7 +60,7 @@ def _unmatched(schedule: Any) -> list[str]:
 
     texts: set[str] = set()
     if isinstance(schedule, dict):
-        for msg in [{"prompts": schedule.get("initial_prompts")}, *_list(schedule.get("messages"))]:
+        for msg in [schedule.get("initial"), *_list(schedule.get("messages"))]:
             for prompt in _list(msg.get("prompts") if isinstance(msg, dict) else None):
                 if isinstance(prompt, dict) and isinstance(prompt.get("text"), str):
                     texts.add(prompt["text"])
