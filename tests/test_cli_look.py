@@ -73,8 +73,10 @@ def test_friendly_scale_names(name: str, enum: str) -> None:
 
 
 def test_unknown_scale_has_a_did_you_mean_and_plan_writes_the_enum(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="did you mean F_MAJOR_D_MINOR"):
-        scale_enum("F_MAJOR_D_MINR")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("duration: 2\nprompts: {Piano: 1}\nconfig: {scale: F_MAJOR_D_MINR}\n")
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2 and "did you mean F_MAJOR_D_MINOR" in result.stderr
     tl = tmp_path / "s.yaml"
     tl.write_text("duration: 2\nprompts: {Piano: 1}\nconfig: {scale: F#m}\n")
     result = runner.invoke(app, ["plan", str(tl), "--json"])

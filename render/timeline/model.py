@@ -7,7 +7,6 @@ with positions and semantic checks lives in :mod:`render.timeline.loader`.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from typing import Annotated, Any, Literal, Union
@@ -116,8 +115,7 @@ def _scale_keys() -> dict[tuple[int, bool], str]:
 def scale_enum(text: str) -> str:
     """A scale enum from itself or a friendly key name: "C major", "A minor", "Am", "F#m", "Bb major".
 
-    Raises:
-        ValueError: an unknown name, with a did-you-mean.
+    Anything else comes back upper-cased for the enum check (which suggests the nearest enum).
     """
     upper = text.strip().upper().replace(" ", "_")
     if upper in SCALES:
@@ -129,10 +127,7 @@ def scale_enum(text: str) -> str:
         minor = m.group(3) is not None and m.group(3) != "M" and m.group(3).lower().startswith("m") \
             and m.group(3).lower() not in ("maj", "major")
         return _scale_keys()[(pc, not minor)]
-    close = difflib.get_close_matches(upper, SCALES, n=1, cutoff=0.5)
-    hint = f"did you mean {close[0]}? " if close else ""
-    raise ValueError(f"unknown scale {text!r}; {hint}give a key such as 'C major', 'Am', 'F#m' or an enum "
-                     "such as F_MAJOR_D_MINOR")
+    return upper  # not a key name: the enum check reports it, with a did-you-mean
 
 
 class ConfigSpec(_Model):
