@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from render.errors import ExportError, UsageError
+from render.errors import ExportError, MissingExtraError
 from render.files import atomic_write_bytes
 from render.master.meter import LoudnessMeter
 
@@ -102,7 +102,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ModuleNotFoundError as exc:
-        raise UsageError("pictures need matplotlib, which is not installed",
+        raise MissingExtraError("pictures need matplotlib, which is not installed",
                                 hint="pip install 'lyria-render[plot]'") from exc
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
