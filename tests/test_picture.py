@@ -95,3 +95,14 @@ def test_render_png_and_inspect_png_mark_the_event(tmp_path: Path) -> None:
         pixels = _read(picture, tmp_path)
         assert pixels.shape[:2] == (SIZE_PX[1], SIZE_PX[0])
         assert abs(np.mean(_red_columns(pixels)) - _expected_column(at, duration)) <= 2.0
+
+
+def test_render_png_without_matplotlib_is_exit_2_before_rendering(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    tl = tmp_path / "t.yaml"
+    tl.write_text("duration: 2\nprompts: {Ambient: 1}\n")
+    result = runner.invoke(app, ["render", str(tl), "-o", str(tmp_path / "out"), "--png"])
+    assert result.exit_code == 2, result.output
+    assert "pip install 'lyria-render[plot]'" in result.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.wav"))

@@ -187,6 +187,10 @@ def batch(
         cluster=cluster or None,
     )
     _check_report_paths(paths or [], out, jobs_file, {"--report": report, "--junit": junit})
+    if png:
+        from render.export.picture import require_plot
+
+        require_plot()  # before rendering: a missing [plot] extra is exit 2 at once
     _notes(paths or [], out, jobs_file, tuple(exclude or ()), quiet)
     sink = BatchProgress(quiet=quiet)
     interrupted = False

@@ -166,6 +166,10 @@ def render(
         control_interval_s=control_interval, session_limit_s=session_limit, stall_timeout_s=stall_timeout,
         max_reconnects=max_reconnects, seam_align_ms=seam_align_ms,
     )
+    if png:
+        from render.export.picture import require_plot
+
+        require_plot()  # before rendering: a missing [plot] extra is exit 2 at once
     prepared = prepare(source, out, options)
     if prompt is not None and not force and not dry_run:
         refuse_overwrite(out, prepared.name)

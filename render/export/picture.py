@@ -20,7 +20,7 @@ from render.errors import ExportError, MissingExtraError
 from render.files import atomic_write_bytes
 from render.master.meter import LoudnessMeter
 
-__all__ = ["PictureMarks", "marks_from", "draw_png", "write_png", "AXES_LEFT", "AXES_RIGHT", "SIZE_PX"]
+__all__ = ["require_plot", "PictureMarks", "marks_from", "draw_png", "write_png", "AXES_LEFT", "AXES_RIGHT", "SIZE_PX"]
 
 #: Figure size in pixels and the horizontal extent of every panel (figure fractions): a
 #: time ``t`` of a file lasting ``d`` seconds is drawn at x = (AXES_LEFT + t/d * width) * SIZE_PX[0].
@@ -108,6 +108,11 @@ def _pyplot() -> Any:
     from matplotlib.figure import Figure
 
     return Figure
+
+
+def require_plot() -> None:
+    """Raise :class:`MissingExtraError` now (before a long render) when matplotlib is missing."""
+    _pyplot()
 
 
 def draw_png(audio: np.ndarray, sample_rate: int, marks: PictureMarks, *, title: str = "") -> bytes:
