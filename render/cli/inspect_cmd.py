@@ -24,11 +24,7 @@ def _table(info: dict[str, Any]) -> Any:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     fmt = info.get("format") or {}
-    table.add_row("format", f"{fmt.get('container')} {fmt.get('subtype')}, {fmt.get('sample_rate')} Hz, "
-                  f"{fmt.get('channels')} ch, {fmt.get('duration_s')} s ({fmt.get('frames')} frames)")
-    for key in ("bitrate_kbps", "bitrate_mode", "encoder"):
-        if fmt.get(key) is not None:
-            table.add_row(key.replace("_", " "), str(fmt[key]))
+    table.add_row("format", ", ".join(f"{k}={v}" for k, v in fmt.items() if v is not None))
     loud = info.get("measured") or info.get("loudness") or {}
     if loud:
         table.add_row("loudness", f"{loud.get('integrated_lufs')} LUFS, LRA {loud.get('lra_lu')} LU, "

@@ -28,6 +28,9 @@ class RenderGroup(typer.core.TyperGroup):
             console.error(f"Error: {err}")
             raise typer.Exit(err.exit_code) from None
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        return super().parse_args(ctx, hoist_globals(args))
+
 
 def as_render_error(exc: BaseException) -> RenderError | None:
     """An OS refusal (a file operation outside a render) or a missing extra as a usage error (exit 2)."""
@@ -36,9 +39,6 @@ def as_render_error(exc: BaseException) -> RenderError | None:
     if isinstance(exc, OSError):
         return FileSystemError.from_os(exc)
     return None
-
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
-        return super().parse_args(ctx, hoist_globals(args))
 
 
 #: Flags of the root callback that may also be given after the subcommand.
@@ -63,6 +63,7 @@ def hoist_globals(args: list[str]) -> list[str]:
     late = [a for a in before if a in COMMAND_FLAGS]
     before = [a for a in before if a not in COMMAND_FLAGS]
     return before + moved + [name] + late + after
+
 
 app = typer.Typer(
     name="lyria-render",
