@@ -46,7 +46,7 @@ def test_discovery_mirrors_folders_for_folders_globs_and_files(tmp_path: Path) -
     root = tmp_path / "music"
     for rel in ("a.yaml", "x/b.yml", "x/y/c.json", ".hidden/d.yaml", "notes.txt"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text("{}")
+        (root / rel).write_text('{"duration": 1, "prompts": {"Piano": 1}}')  # top-level keys make a timeline
     out = tmp_path / "out"
     jobs = discover_jobs([root], out)
     assert [(j.timeline.name, j.rel_dir.as_posix()) for j in jobs] == [("a.yaml", "."), ("b.yml", "x"), ("c.json", "x/y")]
@@ -97,14 +97,14 @@ def test_jobs_file_overrides_and_errors(tmp_path: Path) -> None:
 def test_shards_are_disjoint_and_complete(tmp_path: Path, count: int) -> None:
     for i in range(13):
         (tmp_path / "t" / f"d{i % 3}").mkdir(parents=True, exist_ok=True)
-        (tmp_path / "t" / f"d{i % 3}" / f"job{i}.yaml").write_text("{}")
+        (tmp_path / "t" / f"d{i % 3}" / f"job{i}.timeline.yaml").write_text("{}")  # named as timelines
     jobs = discover_jobs([tmp_path / "t"], tmp_path / "out")
     parts = [select_shard(jobs, (i, count)) for i in range(1, count + 1)]
     ids = [j.id for part in parts for j in part]
     assert len(ids) == len(set(ids)) == 13, "a job is in two shards or in none"
     assert set(ids) == {j.id for j in jobs}
     # stable under adding jobs: every old job keeps its shard
-    (tmp_path / "t" / "new.yaml").write_text("{}")
+    (tmp_path / "t" / "new.timeline.yaml").write_text("{}")
     more = discover_jobs([tmp_path / "t"], tmp_path / "out")
     assert all(shard_of(j.id, count) == next(i for i, p in enumerate(parts, 1) if j in p) for j in jobs)
     assert len(more) == 14

@@ -308,9 +308,9 @@ def test_inspect_survives_mislabelled_files_bad_tags_and_manifests(proto: Path, 
     tags.save()
     (tmp_path / "t.manifest.json").write_text(json.dumps({"events": [{"x": 1}], "backend": "b", "timeline": 3}))
     code, out, err = cli(["inspect", str(wav_as_flac)], capsys)
-    assert code == EXIT_OK and "container=WAV" in out, err
+    assert code == EXIT_OK and "container=WAV" in out.replace(" ", "").replace("│", ""), err
     code, out, err = cli(["inspect", str(flac)], capsys)
-    assert code == EXIT_OK and "LOOPSTART 'abc'" in out and "manifest: job" in out, err
+    assert code == EXIT_OK and "LOOPSTART 'abc'" in out and "manifest" in out and "job" in out, err
     (tmp_path / "t.manifest.json").write_text("[1, 2]")
     code, out, err = cli(["inspect", str(flac), "--json"], capsys)
     assert code == EXIT_OK and "not a manifest" in json.loads(out)["manifest"]["error"]

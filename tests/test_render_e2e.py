@@ -138,7 +138,7 @@ def test_quick_prompt_render_cli(tmp_path: Path) -> None:
                                       "--duration", "2s", "--bpm", "140", "--scale", "F_MAJOR_D_MINOR",
                                       "--format", "wav", "-o", str(tmp_path), "--backend", "offline"])
     assert result.exit_code == 0, result.output
-    data, sr = sf.read(tmp_path / "quick.wav")
+    data, sr = sf.read(tmp_path / "indie-pop-sitar-danceable.wav")  # named after its prompt
     assert data.shape[0] == 2 * 48_000
 
 

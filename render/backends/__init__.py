@@ -29,6 +29,15 @@ class LyriaSettings:
     ca_cert: Path | None = None
 
 
+def _has_genai() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("google.genai") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def select_backend(
     choice: BackendChoice = "auto",
     lyria: LyriaSettings | None = None,
@@ -60,6 +69,12 @@ def select_backend(
             "--backend lyria needs an API key",
             hint="set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass --api-key-file",
         )
+    if key and choice == "auto" and not _has_genai():
+        from .offline import OfflineBackend
+
+        return OfflineBackend(chunk_frames=offline_chunk_frames), (
+            "offline (procedural engine, not neural): warning: an API key is set but google-genai is not "
+            "installed; pip install 'lyria-render[lyria]' to use Lyria")
     if key:
         from .lyria import LyriaBackend
 

@@ -14,8 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Literal
 
 from render.errors import BatchError, UsageError
-from render.files import expand_paths, read_regular
-from render.timeline import TIMELINE_SUFFIXES
+from render.files import read_regular
 from render.timeline.discover import is_manifest
 
 __all__ = ["JobOverrides", "BatchJob", "discover_jobs", "load_jobs_file", "parse_shard", "shard_of",
@@ -51,9 +50,13 @@ class BatchJob:
     origin: str = ""
 
 
-def _expand(spec: str, base: Path | None) -> tuple[Path, list[Path]]:
-    """Expand one path/folder/glob (relative to ``base``) into ``(root, files)``."""
-    return expand_paths(spec, TIMELINE_SUFFIXES, base=base)
+def _expand(spec: str, base: Path | None, notes: list[str] | None = None,
+            exclude: Iterable[str] = ()) -> tuple[Path, list[Path]]:
+    """Expand one path/folder/glob (relative to ``base``) into ``(root, timelines)``; see
+    :func:`render.timeline.discover.discover` for what is skipped."""
+    from render.timeline.discover import discover
+
+    return discover(spec, base=base, notes=notes, exclude=exclude)
 
 
 def _rel_dir(timeline: Path, root: Path) -> PurePosixPath:
@@ -68,14 +71,18 @@ def _job(timeline: Path, root: Path, out_root: Path, overrides: JobOverrides, or
                     overrides=overrides, origin=origin)
 
 
-def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file: str | Path | None = None) -> list[BatchJob]:
+def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file: str | Path | None = None,
+                  exclude: Iterable[str] = (), notes: list[str] | None = None) -> list[BatchJob]:
     """Turn PATH arguments and an optional jobs file into jobs (in order, de-duplicated).
 
     Args:
         paths: timeline files, folders (searched recursively, hidden folders skipped) and globs.
             Files inside OUTDIR (manifests, when OUTDIR lies in an input folder) and render
-            manifests anywhere (``*.manifest.json``, or JSON with ``manifest_version``) are never jobs.
+            manifests anywhere (``*.manifest.json``, or JSON with ``manifest_version``) are never jobs;
+            other YAML/JSON files found in folders are skipped unless they are timelines.
         out_dir: OUTDIR; each job's ``out_dir`` mirrors its timeline's folder below its root.
+        exclude: globs (relative to each root, or a file name) not to pick up.
+        notes: collects one line per skipped file.
         jobs_file: a YAML/JSON list of ``{timeline, formats, loudness, seed, name}``;
             its paths are relative to the jobs file and its folder is their root.
 
@@ -88,7 +95,7 @@ def discover_jobs(paths: Iterable[str | Path], out_dir: str | Path, *, jobs_file
     jobs: list[BatchJob] = []
     seen: set[str] = set()
     for raw in paths:
-        root, files = _expand(str(raw), None)
+        root, files = _expand(str(raw), None, notes, exclude)
         for f in files:
             key = os.path.realpath(f)
             if key not in seen and not key.startswith(out_real) and not is_manifest(f):  # OUTDIR in an input folder

@@ -53,7 +53,7 @@ def render_batch(paths: Iterable[str | Path], out_dir: str | Path, options: Batc
     options = options or BatchOptions()
     started = time.perf_counter()
     out_root = Path(out_dir)
-    jobs: list[BatchJob] = discover_jobs(paths, out_root, jobs_file=options.jobs_file)
+    jobs: list[BatchJob] = discover_jobs(paths, out_root, jobs_file=options.jobs_file, exclude=options.exclude)
     identity = backend_identity(options.render, need_key=not options.check)
     workers = options.workers
     planned = plan_jobs(jobs, options.render, identity, out_root, workers=workers)

@@ -26,6 +26,7 @@ class BatchOptions:
     Args:
         render: options every job starts from (backend, formats, loudness, Lyria settings ...).
         jobs_file: optional YAML/JSON list of ``{timeline, formats, loudness, seed, name}``.
+        exclude: globs of files not to pick up from folders (besides each folder's .lyriaignore).
         jobs: offline worker processes (default: the number of cores).
         force: re-render jobs that are up to date.
         check: render nothing; judge outputs (current, stale, missing) and list orphans.
@@ -45,6 +46,7 @@ class BatchOptions:
 
     render: RenderOptions = field(default_factory=RenderOptions)
     jobs_file: Path | None = None
+    exclude: tuple[str, ...] = ()
     jobs: int | None = None
     force: bool = False
     check: bool = False

@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
-
 from ..errors import EXIT_INTERRUPTED, RenderError
 from . import console
 from .root import app, as_render_error

@@ -24,19 +24,23 @@ from .options import (
     BaseUrl,
     CaCert,
     ControlInterval,
+    Exclude,
+    Formats,
     JsonFlag,
     MaxReconnects,
     MaxSessions,
     Model,
     OutDir,
+    Png,
     SessionLimit,
     SessionStagger,
     SoundFont,
     StallTimeout,
     Strict,
+    env,
     lyria_settings,
 )
-from .render_cmd import Formats, Loudness, parse_formats, parse_loudness
+from .render_cmd import Loudness, parse_formats, parse_loudness
 
 app = typer.Typer()
 
@@ -70,11 +74,9 @@ class BatchProgress:
                    f"{self.skipped} up to date")
         if self.quiet or not to_run:
             return
-        from tqdm import tqdm
+        from .progress import make_bar
 
-        tqdm.monitor_interval = 0  # no monitor thread: worker processes may still be forked
-        self.bar = tqdm(total=round(audio_s, 2), unit="s", file=sys.stderr, leave=False, desc=f"jobs 0/{to_run}",
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]")
+        self.bar = make_bar(audio_s, f"jobs 0/{to_run}")
 
     def _advance(self, job_id: str, seconds: float) -> None:
         before = self.seen_s.get(job_id, 0.0)
@@ -128,7 +130,7 @@ def batch(
     paths: BatchPaths = None,
     out: OutDir = Path("out"),
     jobs_file: Annotated[Optional[Path], typer.Option("--jobs-file", help="YAML/JSON list of {timeline, formats, loudness, seed, name}; paths relative to it.", dir_okay=False)] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Offline worker processes (default: the number of cores).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Offline worker processes (default: the number of cores).", **env("JOBS"))] = None,
     backend: Backend = "auto",
     formats: Formats = None,
     stems: Annotated[Optional[list[str]], typer.Option("--stems", help="Also write stems: drums, bass, other (repeat or comma-separate).")] = None,
@@ -136,7 +138,9 @@ def batch(
     force: Annotated[bool, typer.Option("--force", help="Re-render jobs that are up to date.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Render nothing: list stale, missing and orphaned outputs; exit 1 if any are stale or missing.", rich_help_panel=_CI)] = False,
     shard: Annotated[Optional[str], typer.Option("--shard", metavar="I/N", help="Only the I-th of N disjoint parts (by a hash of each job's path).", rich_help_panel=_CI)] = None,
-    report: Annotated[Optional[Path], typer.Option("--report", help="Write a JSON report here.", rich_help_panel=_CI)] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a report here: HTML (pictures, players) when it ends in .html, else JSON.", rich_help_panel=_CI)] = None,
+    png: Png = False,
+    exclude: Exclude = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML here (one test case per job).", rich_help_panel=_CI)] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Start no new job after the first failure.")] = False,
     retries: Annotated[int, typer.Option("--retries", min=0, help="Retries after a transient backend error (each resumes the job's spool).")] = 2,
@@ -182,11 +186,16 @@ def batch(
             control_interval_s=control_interval, session_limit_s=session_limit, stall_timeout_s=stall_timeout,
             max_reconnects=max_reconnects, soundfont=soundfont,
         ),
-        jobs_file=jobs_file, jobs=jobs, force=force, check=check, shard=parse_shard(shard) if shard else None,
+        jobs_file=jobs_file, exclude=tuple(exclude or ()), jobs=jobs, force=force, check=check, shard=parse_shard(shard) if shard else None,
         fail_fast=fail_fast, retries=retries, max_sessions=max_sessions, session_stagger_s=session_stagger,
         cluster=cluster or None,
     )
     _check_report_paths(paths or [], out, jobs_file, {"--report": report, "--junit": junit})
+    if png:
+        from render.export.picture import require_plot
+
+        require_plot()  # before rendering: a missing [plot] extra is exit 2 at once
+    _notes(paths or [], out, jobs_file, tuple(exclude or ()), quiet)
     sink = BatchProgress(quiet=quiet)
     interrupted = False
     try:
@@ -195,7 +204,13 @@ def batch(
         result, interrupted = exc.result, True
     finally:
         sink.close()
-    if report is not None:
+    if png:
+        _pictures(result, quiet)
+    if report is not None and report.suffix.lower() in (".html", ".htm"):
+        from render.batch.html import write_html_report
+
+        write_html_report(result, report)
+    elif report is not None:
         write_report(result, report)
     if junit is not None:
         write_junit(result, junit)
@@ -221,6 +236,39 @@ def _check_report_paths(paths: list[str], out: Path, jobs_file: Path | None, tar
                                  hint="write the report elsewhere")
 
 
+def _notes(paths: list[str], out: Path, jobs_file: Path | None, exclude: tuple[str, ...], quiet: bool) -> None:
+    """Say which files found in folders were skipped as not timelines (or ignored)."""
+    if quiet or not paths:
+        return
+    notes: list[str] = []
+    try:
+        discover_jobs(paths, out, jobs_file=jobs_file, exclude=exclude, notes=notes)
+    except UsageError:
+        return  # the batch itself reports it
+    for line in notes:
+        console.info(f"note: {line}")
+
+
+def _pictures(result: BatchResult, quiet: bool) -> None:
+    """NAME.png beside each rendered job's first output."""
+    from render.export.inspect import write_picture
+
+    for job in result.jobs:
+        if job.status == "rendered" and job.files:
+            path = Path(job.files[0][1])
+            write_picture(path, path.with_suffix(".png"))
+    console.info("pictures drawn beside the outputs", quiet=quiet)
+
+
+def _warnings(result: BatchResult, quiet: bool) -> None:
+    from render.batch.html import job_warnings
+
+    for job in result.jobs:
+        if job.status == "rendered":
+            for line in job_warnings(job):
+                console.info(f"warning {job.id}: {line}", quiet=quiet)
+
+
 def _print(result: BatchResult, as_json: bool, quiet: bool) -> None:
     if as_json:
         console.result(report_json(result).rstrip("\n"))
@@ -232,6 +280,7 @@ def _print(result: BatchResult, as_json: bool, quiet: bool) -> None:
             console.result(f"orphaned {path.as_posix()}")
     else:
         console.result(format_table(summary_rows(result)))
+        _warnings(result, quiet)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts.items()))
     orphans = f", {len(result.orphans)} orphaned" if result.mode == "check" else ""
     console.info(f"{result.mode}: {counts or 'no jobs'}{orphans}; exit code {result.exit_code}", quiet=quiet)

@@ -4,31 +4,52 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
-from ..files import jsonable, require_regular
+from ..errors import UsageError
+from ..files import jsonable, require_regular, same_file
 from . import console
 from .options import JsonFlag
 
 app = typer.Typer()
 
 
-def _lines(info: dict[str, Any]) -> list[str]:
-    out = [f"file: {info.get('path')}"]
+def _table(info: dict[str, Any]) -> Any:
+    """A two-column rich table: format, loudness, loop, tags and the manifest's events."""
+    from rich.table import Table
+
+    table = Table(title=str(info.get("path")), show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
     fmt = info.get("format") or {}
-    if fmt:
-        out.append("format: " + ", ".join(f"{k}={v}" for k, v in fmt.items()))
-    measured = info.get("measured") or info.get("loudness") or {}
-    if measured:
-        out.append("measured: " + ", ".join(f"{k}={v}" for k, v in measured.items()))
-    tags = info.get("tags") or {}
-    for key, value in tags.items():
-        out.append(f"tag {key}: {value}")
-    if isinstance(info.get("loop"), dict) and "error" in info["loop"]:
-        out.append(f"loop: {info['loop']['error']}")
-    return out + _manifest_lines(info.get("manifest"))
+    table.add_row("format", ", ".join(f"{k}={v}" for k, v in fmt.items() if v is not None))
+    loud = info.get("measured") or info.get("loudness") or {}
+    if loud:
+        table.add_row("loudness", f"{loud.get('integrated_lufs')} LUFS, LRA {loud.get('lra_lu')} LU, "
+                      f"true peak {loud.get('true_peak_dbtp')} dBTP, sample peak {loud.get('sample_peak_dbfs')} dBFS")
+    table.add_row("loop", _loop_text(info.get("loop"), fmt.get("sample_rate")))
+    for family, values in (info.get("tags") or {}).items():
+        frames = values.get("frames", values) if isinstance(values, dict) else values
+        for key, value in (frames.items() if isinstance(frames, dict) else []):
+            table.add_row(f"tag {family} {key}", str(value))
+    for line in _manifest_lines(info.get("manifest")):
+        head, _, rest = line.strip().partition(":")
+        table.add_row(head, rest.strip())
+    return table
+
+
+def _loop_text(loop: Any, sample_rate: Any) -> str:
+    if not isinstance(loop, dict):
+        return "none"
+    if "error" in loop:
+        return str(loop["error"])
+    start, length = loop.get("start_frame"), loop.get("length_frames")
+    if isinstance(start, int) and isinstance(length, int) and isinstance(sample_rate, int) and sample_rate:
+        return (f"frames {start}..{start + length - 1} ({length} frames, "
+                f"{start / sample_rate:.3f} s to {(start + length) / sample_rate:.3f} s)")
+    return str(loop)
 
 
 def _field(data: Any, *keys: str) -> Any:
@@ -60,6 +81,7 @@ def _manifest_lines(manifest: Any) -> list[str]:
 def inspect(
     file: Annotated[Path, typer.Argument(help="A rendered .wav, .mp3 or .flac (its NAME.manifest.json is read too).")],
     as_json: JsonFlag = False,
+    png: Annotated[Optional[Path], typer.Option("--png", help="Also draw the file (waveform, spectrogram, loudness, events, seams, loop) into this PNG; needs lyria-render[plot].", dir_okay=False)] = None,
 ) -> None:
     """Show a rendered file's format, tags, measured loudness/true peak and manifest.
 
@@ -67,13 +89,19 @@ def inspect(
     Example:
       lyria-render inspect out/seed_example.mp3
       lyria-render inspect out/battle_loop.flac --json | jq .tags
+      lyria-render inspect out/seed_example.wav --png seed_example.png
     """
     require_regular(file, "audio file")  # before the heavy imports: a FIFO is refused at once
     from render.export.inspect import inspect_file
 
     info = inspect_file(file)
+    if png is not None:
+        from render.export.inspect import write_picture
+
+        if same_file(png, file):
+            raise UsageError(f"--png {png} is the input file", hint="give another path for the picture")
+        write_picture(file, png)
     if as_json:
         console.result(json.dumps(jsonable(info), indent=2, default=str, allow_nan=False))
         return
-    for line in _lines(info):
-        console.result(line)
+    console.out.print(_table(info))

@@ -37,6 +37,12 @@ def _prompt_report(schedule: Schedule) -> list[dict[str, Any]]:
     return report
 
 
+def unmatched_lines(schedule: Schedule) -> list[str]:
+    """One line per prompt with words the offline engine does not know."""
+    return [f"offline engine: prompt {p['text']!r}: unmatched words {', '.join(p['unmatched'])}"
+            " (they still shape the music deterministically)" for p in _prompt_report(schedule) if p["unmatched"]]
+
+
 def _config_text(cfg: Any) -> str:
     d = cfg.as_dict()
     return " ".join(f"{k}={v}" for k, v in d.items() if v is not None)
@@ -86,6 +92,5 @@ def plan_cmd(timeline: TimelinePath, as_json: JsonFlag = False, control_interval
     for p in prompts:
         if p["roles"]:
             console.out.print(f"offline engine: prompt {p['text']!r}: " + "; ".join(f"{k} ({v})" for k, v in p["roles"].items()))
-        if p["unmatched"]:
-            console.error(f"offline engine: prompt {p['text']!r}: unmatched words {', '.join(p['unmatched'])}"
-                          " (they still shape the music deterministically)")
+    for line in unmatched_lines(schedule):
+        console.error(line)

@@ -22,15 +22,19 @@ from .options import (
     BaseUrl,
     CaCert,
     ControlInterval,
+    Formats,
     JsonFlag,
     MaxReconnects,
     Model,
     OutDir,
+    Png,
     SeamAlignMs,
     SessionLimit,
     SoundFont,
     StallTimeout,
     Strict,
+    complete_scales,
+    env,
     lyria_settings,
 )
 from .progress import RenderProgress
@@ -38,8 +42,7 @@ from .progress import RenderProgress
 app = typer.Typer()
 
 _QUICK = "Quick render (no timeline file)"
-Formats = Annotated[Optional[list[str]], typer.Option("--format", "-f", help="wav, mp3, flac, ogg, opus (repeat or comma-separate). Default: the timeline's.")]
-Loudness = Annotated[Optional[str], typer.Option("--loudness", help="Target LUFS (e.g. -14) or 'off'. Default: the timeline's.")]
+Loudness = Annotated[Optional[str], typer.Option("--loudness", help="Target LUFS (e.g. -14) or 'off'. Default: the timeline's.", **env("LOUDNESS"))]
 
 
 def parse_formats(values: list[str] | None) -> tuple[str, ...] | None:
@@ -70,7 +73,38 @@ def _source(timeline: Path | None, prompt: str | None, duration: str, seed: int 
         return timeline
     from render.timeline.quick import quick_timeline
 
-    return quick_timeline(prompt or "", duration, seed=seed or 0, name=name or "quick", config=config)
+    return quick_timeline(prompt or "", duration, seed=seed or 0, name=name or slugify(prompt or ""), config=config)
+
+
+def slugify(prompt: str, limit: int = 48) -> str:
+    """A file stem from a quick prompt: ``"Indie Pop:0.6, Sitar:2"`` -> ``indie-pop-sitar``."""
+    import re
+    import unicodedata
+
+    words = [part.rpartition(":")[0] if re.search(r":\s*[-+.\d]+\s*$", part) else part for part in prompt.split(",")]
+    text = unicodedata.normalize("NFKD", " ".join(words)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "quick"
+
+
+def refuse_overwrite(out_dir: Path, name: str) -> None:
+    """A quick render never silently replaces an earlier output of the same name."""
+    taken = sorted(p.name for p in out_dir.glob(f"{name}.*") if p.suffix.lower() in (".wav", ".mp3", ".flac", ".ogg", ".opus", ".png"))
+    if taken:
+        raise UsageError(f"{out_dir / taken[0]} already exists; a --prompt render does not overwrite it",
+                         hint="pass --name NAME for another file, or --force to replace it")
+
+
+def show_warnings(prepared: Any, quiet: bool) -> None:
+    """Timeline warnings and the offline engine's unmatched prompt words, on stderr."""
+    for w in prepared.loaded.warnings:
+        console.info(w.format(), quiet=quiet)
+    if prepared.backend.describe().get("backend") != "offline":
+        return
+    from .plan import unmatched_lines
+
+    for line in unmatched_lines(prepared.schedule):
+        console.info(line, quiet=quiet)
 
 
 def summary(result: RenderResult) -> str:
@@ -90,7 +124,9 @@ def render(
     formats: Formats = None,
     loudness: Loudness = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Override the timeline seed.")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Output file name stem.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Output file name stem (a --prompt render: its slugified prompt).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let a --prompt render replace an existing output.")] = False,
+    png: Png = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted render from its spool.")] = False,
     fresh: Annotated[bool, typer.Option("--fresh", help="Discard a leftover spool and start over.")] = False,
     keep_spool: Annotated[bool, typer.Option("--keep-spool", help="Keep the raw chunk spool after success.")] = False,
@@ -101,7 +137,7 @@ def render(
     prompt: Annotated[Optional[str], typer.Option("--prompt", help='Prompts as "text:weight, text:weight".', rich_help_panel=_QUICK)] = None,
     duration: Annotated[str, typer.Option("--duration", help="Length, e.g. 20s or 1:30.", rich_help_panel=_QUICK)] = "20s",
     bpm: Annotated[Optional[int], typer.Option("--bpm", help="Tempo, 60-200.", rich_help_panel=_QUICK)] = None,
-    scale: Annotated[Optional[str], typer.Option("--scale", help="e.g. F_MAJOR_D_MINOR.", rich_help_panel=_QUICK)] = None,
+    scale: Annotated[Optional[str], typer.Option("--scale", help='e.g. "F major", "Dm", F_MAJOR_D_MINOR.', autocompletion=complete_scales, rich_help_panel=_QUICK)] = None,
     density: Annotated[Optional[float], typer.Option("--density", help="0-1.", rich_help_panel=_QUICK)] = None,
     brightness: Annotated[Optional[float], typer.Option("--brightness", help="0-1.", rich_help_panel=_QUICK)] = None,
     api_key_file: ApiKeyFile = None,
@@ -134,7 +170,7 @@ def render(
             raise UsageError("give a TIMELINE, --prompt or --from-manifest, not more than one")
         lyria = lyria_settings(api_key_file, model, api_version, base_url, ca_cert)
         source, options = replay_options(from_manifest, lyria, resume, fresh, keep_spool, dry_run, argv)
-        return _run(source, out, options, quiet, as_json)
+        return _run(source, out, options, quiet, as_json, png=png)
     config = {"bpm": bpm, "scale": scale, "density": density, "brightness": brightness}
     source = _source(timeline, prompt, duration, seed, name, config)
     options = RenderOptions(
@@ -145,7 +181,7 @@ def render(
         max_reconnects=max_reconnects, seam_align_ms=seam_align_ms, soundfont=soundfont,
         stems=parse_formats(stems), command_line=argv,
     )
-    _run(source, out, options, quiet, as_json)
+    _run(source, out, options, quiet, as_json, png=png, guard_overwrite=prompt is not None and not force)
 
 
 def replay_options(manifest: Path, lyria: Any, resume: bool, fresh: bool, keep_spool: bool, dry_run: bool,
@@ -157,18 +193,39 @@ def replay_options(manifest: Path, lyria: Any, resume: bool, fresh: bool, keep_s
                          command_line=argv)
 
 
-def _run(source: Any, out: Path, options: RenderOptions, quiet: bool, as_json: bool) -> None:
+def _run(source: Any, out: Path, options: RenderOptions, quiet: bool, as_json: bool, *, png: bool = False,
+         guard_overwrite: bool = False) -> None:
     dry_run = options.dry_run
+    if png:
+        from render.export.picture import require_plot
+
+        require_plot()  # before rendering: a missing [plot] extra is exit 2 at once
     prepared = prepare(source, out, options)
+    if guard_overwrite and not dry_run:
+        refuse_overwrite(out, prepared.name)
     console.info(f"backend: {prepared.backend_reason}", quiet=quiet)
-    for w in prepared.loaded.warnings:
-        console.info(w.format(), quiet=quiet)
+    show_warnings(prepared, quiet)
     bar = RenderProgress(prepared.schedule.total_frames / SAMPLE_RATE, label=prepared.name, quiet=quiet or dry_run)
     try:
         result = render_prepared(prepared, progress=bar)
     finally:
         bar.close()
+    if png and not result.dry_run:
+        draw_pictures(result.files, quiet=quiet)
     _report(result, as_json, quiet)
+
+
+def draw_pictures(files: Any, *, quiet: bool) -> list[Path]:
+    """NAME.png beside the first rendered file (the manifest beside it gives the marks)."""
+    from render.export.inspect import write_picture
+
+    first = next(iter(files), None)
+    if first is None:
+        return []
+    path = Path(first.path)
+    png = write_picture(path, path.with_suffix(".png"))
+    console.info(f"picture: {png}", quiet=quiet)
+    return [png]
 
 
 def _report(result: RenderResult, as_json: bool, quiet: bool) -> None:

@@ -28,6 +28,9 @@ class RenderGroup(typer.core.TyperGroup):
             console.error(f"Error: {err}")
             raise typer.Exit(err.exit_code) from None
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        return super().parse_args(ctx, hoist_globals(args))
+
 
 def as_render_error(exc: BaseException) -> RenderError | None:
     """An OS refusal (a file operation outside a render) or a missing extra as a usage error (exit 2)."""
@@ -36,6 +39,31 @@ def as_render_error(exc: BaseException) -> RenderError | None:
     if isinstance(exc, OSError):
         return FileSystemError.from_os(exc)
     return None
+
+
+#: Flags of the root callback that may also be given after the subcommand.
+GLOBAL_FLAGS = ("-q", "--quiet")
+#: Flags of the subcommands that may also be given before the subcommand.
+COMMAND_FLAGS = ("--json",)
+
+
+def hoist_globals(args: list[str]) -> list[str]:
+    """``render -q x.yaml`` -> ``-q render x.yaml`` and ``--json inspect f`` -> ``inspect --json f``.
+
+    The subcommand is the first argument not starting with ``-`` (the root takes no
+    option values); nothing after ``--`` moves.
+    """
+    command = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
+    if command is None:
+        return list(args)
+    before, name, after = list(args[:command]), args[command], list(args[command + 1:])
+    end = after.index("--") if "--" in after else len(after)
+    moved = [a for a in after[:end] if a in GLOBAL_FLAGS]
+    after = [a for a in after[:end] if a not in GLOBAL_FLAGS] + after[end:]
+    late = [a for a in before if a in COMMAND_FLAGS]
+    before = [a for a in before if a not in COMMAND_FLAGS]
+    return before + moved + [name] + late + after
+
 
 app = typer.Typer(
     name="lyria-render",
@@ -47,7 +75,7 @@ app = typer.Typer(
         "  lyria-render render timelines/seed_example.yaml -o out/"
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -67,7 +95,11 @@ def root(
         Optional[bool],
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr (also after the command).", envvar="LYRIA_RENDER_QUIET", show_envvar=True)] = False,
 ) -> None:
-    """Render timelines of text prompts into finished music files."""
+    """Render timelines of text prompts into finished music files.
+
+    Global options (-q, --json) work before or after the command; LYRIA_RENDER_* environment
+    variables set defaults (shown in each command's --help).
+    """
     ctx.obj = {"quiet": quiet}

@@ -12,7 +12,7 @@ import typer
 from ..errors import UsageError
 from .options import SoundFont
 
-app = typer.Typer(add_completion=False)
+app = typer.Typer()
 
 _FAULTS = "Faults (all sessions unless --only-connections/--first-connections)"
 _PROFILE = "Realism (--profile measured sets all; each flag overrides one part)"

@@ -9,13 +9,13 @@ import typer
 from render.timeline.discover import validate_paths
 
 from . import console
-from .options import JsonFlag, Paths
+from .options import Exclude, JsonFlag, Paths
 
 app = typer.Typer()
 
 
 @app.command("validate")
-def validate(paths: Paths, as_json: JsonFlag = False) -> None:
+def validate(ctx: typer.Context, paths: Paths, as_json: JsonFlag = False, exclude: Exclude = None) -> None:
     """Validate timelines: print OK or every problem per file; exit 2 if any is invalid.
 
     \b
@@ -23,7 +23,10 @@ def validate(paths: Paths, as_json: JsonFlag = False) -> None:
       lyria-render validate timelines/
       lyria-render validate 'jobs/**/*.yaml' --json > report.json
     """
-    results = validate_paths(paths)
+    notes: list[str] = []
+    results = validate_paths(paths, exclude=tuple(exclude or ()), notes=notes)
+    for line in notes:
+        console.info(f"note: {line}", quiet=bool((ctx.obj or {}).get("quiet")))
     if as_json:
         payload = [
             {"path": str(r.path), "ok": r.ok, "skipped": r.skipped,

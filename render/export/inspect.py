@@ -187,3 +187,22 @@ def _manifest(path: Path) -> Any:
     if not isinstance(data, dict):
         return {"error": f"{manifest}: not a manifest (a JSON object is expected)"}
     return data
+
+
+def write_picture(path: Path, png: Path) -> Path:
+    """Draw ``path`` (with the events, seams and loop of the manifest beside it) into ``png``.
+
+    Raises:
+        UsageError: matplotlib is not installed (``pip install 'lyria-render[plot]'``).
+        ExportError: the file is not readable audio.
+    """
+    from render.export.picture import write_png
+
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    try:
+        loop = _tags(path, kind)[1]
+    except Exception:  # damaged tags never stop a picture  # noqa: BLE001
+        loop = None
+    manifest = _manifest(path)
+    return write_png(path, Path(png), manifest=manifest if isinstance(manifest, dict) else None, loop=loop)

@@ -12,7 +12,17 @@ from render.files import MANIFEST_SUFFIX, expand_paths
 
 from .loader import TIMELINE_SUFFIXES, LoadedTimeline, load_timeline
 
-__all__ = ["find_timelines", "ValidationResult", "validate_paths", "is_manifest"]
+__all__ = ["find_timelines", "ValidationResult", "validate_paths", "timeline_kind", "discover",
+           "IGNORE_FILE", "NAMING_SUFFIXES", "is_manifest"]
+
+#: Files named like this are always timelines; other .yaml/.yml/.json files found in folders
+#: or globs are timelines only when their top-level keys say so (``prompts`` and ``duration``).
+NAMING_SUFFIXES = (".timeline.yaml", ".timeline.yml", ".timeline.json")
+#: A file of glob patterns (one a line, ``#`` comments) in a searched folder: matching paths,
+#: relative to that folder, are not picked up.
+IGNORE_FILE = ".lyriaignore"
+_KEYS = {"prompts", "duration"}
+_PEEK_BYTES = 256_000
 
 
 def is_manifest(path: str | Path) -> bool:
@@ -31,15 +41,72 @@ def is_manifest(path: str | Path) -> bool:
         return False
 
 
-def find_timelines(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files, folders (recursive) and globs into a sorted, de-duplicated list.
+def timeline_kind(path: Path) -> str | None:
+    """None when ``path`` is (or is named as) a timeline, else why it is skipped."""
+    if path.name.lower().endswith(NAMING_SUFFIXES):
+        return None
+    try:
+        with open(path, "rb") as f:
+            text = f.read(_PEEK_BYTES).decode("utf-8", "replace")
+        from ruamel.yaml import YAML
+
+        data = YAML(typ="safe").load(text)
+    except Exception:  # unreadable or not YAML/JSON: not a timeline  # noqa: BLE001
+        return "not YAML/JSON a timeline could be read from"
+    if isinstance(data, dict) and _KEYS <= set(map(str, data)):
+        return None
+    return "no top-level 'prompts' and 'duration' (name timelines *.timeline.yaml to force)"
+
+
+def _ignored(root: Path, patterns: list[str], path: Path) -> bool:
+    import fnmatch
+    import os
+
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in patterns)
+
+
+def _ignore_patterns(root: Path, exclude: Iterable[str]) -> list[str]:
+    patterns = list(exclude)
+    ignore = root / IGNORE_FILE
+    if ignore.is_file():
+        lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        patterns += [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    return patterns
+
+
+def discover(spec: str, *, base: Path | None = None, exclude: Iterable[str] = (),
+             notes: list[str] | None = None) -> tuple[Path, list[Path]]:
+    """Expand one path/folder/glob into ``(root, timelines)``.
+
+    A file named on its own is always returned; files found in folders and globs are kept
+    when they are timelines (see :func:`timeline_kind`) and match no ``exclude`` glob nor a
+    pattern of ``ROOT/.lyriaignore``. Each skipped file adds a line to ``notes``.
+    """
+    root, files = expand_paths(spec, TIMELINE_SUFFIXES, base=base)
+    if len(files) == 1 and Path(spec if base is None else base / spec) == files[0]:
+        return root, files
+    patterns = _ignore_patterns(root, exclude)
+    kept = []
+    for f in files:
+        why = "excluded" if _ignored(root, patterns, f) else timeline_kind(f)
+        if why is None:
+            kept.append(f)
+        elif notes is not None:
+            notes.append(f"skipped {f.as_posix()}: {why}")
+    return root, kept
+
+
+def find_timelines(paths: Iterable[str | Path], *, exclude: Iterable[str] = (),
+                   notes: list[str] | None = None) -> list[Path]:
+    """Expand files, folders (recursive) and globs into a sorted, de-duplicated list of timelines.
 
     Raises:
         UsageError: a path that does not exist or a glob that matches nothing.
     """
     found: dict[Path, None] = {}
     for raw in paths:
-        found.update(dict.fromkeys(expand_paths(str(raw), TIMELINE_SUFFIXES)[1]))
+        found.update(dict.fromkeys(discover(str(raw), exclude=exclude, notes=notes)[1]))
     return list(found)
 
 
@@ -58,13 +125,14 @@ class ValidationResult:
         return self.loaded is not None or self.skipped is not None
 
 
-def validate_paths(paths: Iterable[str | Path]) -> list[ValidationResult]:
+def validate_paths(paths: Iterable[str | Path], *, exclude: Iterable[str] = (),
+                   notes: list[str] | None = None) -> list[ValidationResult]:
     """Validate every timeline under ``paths`` and return one result per file (never raises for content).
 
     Render manifests are not validated: their result has ``skipped`` set.
     """
     results = []
-    for path in find_timelines(paths):
+    for path in find_timelines(paths, exclude=exclude, notes=notes):
         if is_manifest(path):
             results.append(ValidationResult(path, skipped="a render manifest, not a timeline"))
             continue

@@ -107,6 +107,42 @@ def _prompts_shorthand(value: Any) -> Any:
     return value
 
 
+_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY = re.compile(r"^([A-Ga-g])\s*(#|♯|b|♭|-?sharp|-?flat)?\s*(major|maj|minor|min|m|M)?$")
+
+
+def _pitch(name: str) -> int:
+    """``D_FLAT`` / ``Db`` / ``C#`` -> pitch class."""
+    base, _, acc = name.partition("_")
+    return (_PC[base[0].upper()] + {"FLAT": -1, "SHARP": 1}.get(acc, 0)) % 12
+
+
+def _scale_keys() -> dict[tuple[int, bool], str]:
+    keys = {}
+    for enum in SCALES[1:]:
+        major, minor = enum.removesuffix("_MINOR").split("_MAJOR_")
+        keys[(_pitch(major), True)], keys[(_pitch(minor), False)] = enum, enum
+    return keys
+
+
+def scale_enum(text: str) -> str:
+    """A scale enum from itself or a friendly key name: "C major", "A minor", "Am", "F#m", "Bb major".
+
+    Anything else comes back upper-cased for the enum check (which suggests the nearest enum).
+    """
+    upper = text.strip().upper().replace(" ", "_")
+    if upper in SCALES:
+        return upper
+    m = _KEY.match(text.strip())
+    if m:
+        acc = (m.group(2) or "").lower().lstrip("-")
+        pc = (_PC[m.group(1).upper()] + (1 if acc in ("#", "♯", "sharp") else -1 if acc else 0)) % 12
+        minor = m.group(3) is not None and m.group(3) != "M" and m.group(3).lower().startswith("m") \
+            and m.group(3).lower() not in ("maj", "major")
+        return _scale_keys()[(pc, not minor)]
+    return upper  # not a key name: the enum check reports it, with a did-you-mean
+
+
 class ConfigSpec(_Model):
     """Music generation settings (Lyria's ``LiveMusicGenerationConfig``). Unset = model decides."""
 
@@ -125,7 +161,9 @@ class ConfigSpec(_Model):
 
     @field_validator("scale", "music_generation_mode", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
+    def _upper(cls, value: Any, info: Any) -> Any:
+        if info.field_name == "scale" and isinstance(value, str):
+            return scale_enum(value)
         return value.strip().upper().replace(" ", "_") if isinstance(value, str) else value
 
     @field_validator("guidance", "mute_bass", "mute_drums", "only_bass_and_drums", "music_generation_mode",
