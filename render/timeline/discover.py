@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -10,6 +11,7 @@ from typing import Iterable
 from render.errors import Problem, TimelineError
 from render.files import MANIFEST_SUFFIX, expand_paths
 
+from .limits import load_limited
 from .loader import TIMELINE_SUFFIXES, LoadedTimeline, load_timeline
 
 __all__ = ["find_timelines", "ValidationResult", "validate_paths", "timeline_kind", "discover",
@@ -21,7 +23,9 @@ NAMING_SUFFIXES = (".timeline.yaml", ".timeline.yml", ".timeline.json")
 #: A file of glob patterns (one a line, ``#`` comments) in a searched folder: matching paths,
 #: relative to that folder, are not picked up.
 IGNORE_FILE = ".lyriaignore"
-_KEYS = {"prompts", "duration"}
+_KEYS = {"prompts", "duration", "events"}
+_KEY_LINE = re.compile(r'^(?:"?(?:prompts|duration|events)"?\s*:|\{\s*"(?:prompts|duration|events)")', re.M)
+_NOT_A_TIMELINE = "no top-level 'prompts', 'duration' or 'events' (name timelines *.timeline.yaml to force)"
 _PEEK_BYTES = 256_000
 
 
@@ -42,20 +46,29 @@ def is_manifest(path: str | Path) -> bool:
 
 
 def timeline_kind(path: Path) -> str | None:
-    """None when ``path`` is (or is named as) a timeline, else why it is skipped."""
-    if path.name.lower().endswith(NAMING_SUFFIXES):
+    """None when ``path`` is (or may be) a timeline, else why it is skipped.
+
+    Named ``*.timeline.yaml|json``, a render manifest (validate reports it as skipped), a
+    mapping with a top-level ``prompts``, ``duration`` or ``events``, or a file that cannot
+    be read as YAML/JSON at all (a broken timeline: its error is worth a location) are kept.
+    """
+    if path.name.lower().endswith(NAMING_SUFFIXES) or is_manifest(path):
         return None
     try:
         with open(path, "rb") as f:
-            text = f.read(_PEEK_BYTES).decode("utf-8", "replace")
-        from ruamel.yaml import YAML
-
-        data = YAML(typ="safe").load(text)
-    except Exception:  # unreadable or not YAML/JSON: not a timeline  # noqa: BLE001
-        return "not YAML/JSON a timeline could be read from"
-    if isinstance(data, dict) and _KEYS <= set(map(str, data)):
+            raw = f.read(_PEEK_BYTES + 1)
+        text = raw[:_PEEK_BYTES].decode("utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
-    return "no top-level 'prompts' and 'duration' (name timelines *.timeline.yaml to force)"
+    if len(raw) > _PEEK_BYTES:  # too big to parse for a peek: look for the keys at the top level
+        return None if _KEY_LINE.search(text) else _NOT_A_TIMELINE
+    try:
+        data = load_limited(text, str(path), is_json=path.suffix.lower() == ".json")
+    except Exception:  # not YAML/JSON we can read (or over a limit): judged as a timeline  # noqa: BLE001
+        return None
+    if isinstance(data, dict) and _KEYS & set(map(str, data)):
+        return None
+    return _NOT_A_TIMELINE
 
 
 def _ignored(root: Path, patterns: list[str], path: Path) -> bool:
