@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from render.audio import BYTES_PER_FRAME, SAMPLE_RATE
 from render.backends.base import AudioChunk, FilteredPrompt, ServerWarning
@@ -47,8 +47,7 @@ class Streaming:
     _prompts: tuple[WeightedPrompt, ...]
     _config: GenerationConfig
 
-    async def _close(self, code: int, reason: str) -> None:
-        raise NotImplementedError
+    _close: Callable[[int, str], Awaitable[None]]  # MusicConnection's: close with a code and reason
 
     async def _send(self, text: str) -> None:
         """Send a server message, as a binary frame when the profile says so."""
