@@ -51,3 +51,15 @@ def test_inspect_reads_back_everything(rendered: tuple[Path, object], ext: str) 
 def test_inspect_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="no such audio file"):
         inspect_file(tmp_path / "nope.wav")
+
+
+@pytest.mark.parametrize("fmt", ["ogg", "opus"])
+def test_inspect_reads_ogg_and_opus_loop_points(tmp_path: Path, fmt: str) -> None:
+    from render import RenderOptions, render_timeline
+
+    timeline = {"duration": "8 bars", "seed": 3, "prompts": {"Techno": 1}, "config": {"bpm": 120},
+                "output": {"name": "l", "formats": [fmt], "loop": {"start": "bar 3", "crossfade": "1 bar"}}}
+    render_timeline(timeline, tmp_path, RenderOptions(backend="offline"))
+    info = inspect_file(tmp_path / f"l.{fmt}")
+    assert info["loop"] == {"start_frame": 4 * 48_000, "length_frames": 12 * 48_000}, info["loop"]
+    assert info["tags"]["vorbis"]["LOOPSTART"] == str(4 * 48_000)

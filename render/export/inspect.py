@@ -20,7 +20,7 @@ __all__ = ["inspect_file", "read_smpl_loop"]
 _BLOCK_FRAMES = 240_000
 _MAX_CHANNELS = 5  # what BS.1770 loudness defines
 _MANIFEST_LIMIT = 64 << 20
-_KINDS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "MPEG": "mp3", "MP3": "mp3"}
+_KINDS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "MPEG": "mp3", "MP3": "mp3", "OGG": "ogg"}
 
 
 def inspect_file(path: Path) -> dict[str, Any]:
@@ -103,10 +103,11 @@ def _tags(path: Path, kind: str | None) -> tuple[dict[str, Any], dict[str, int] 
         extra = tags["id3"].get("frames", {})
         if "TXXX:LOOPSTART" in extra and "TXXX:LOOPLENGTH" in extra:
             loop = _loop(extra["TXXX:LOOPSTART"], extra["TXXX:LOOPLENGTH"])
-    elif kind == "flac":
-        from mutagen.flac import FLAC
+    elif kind in ("flac", "ogg", "opus"):  # Vorbis comments (FLAC, Ogg Vorbis, Ogg Opus)
+        import mutagen
 
-        vorbis = {k.upper(): v for k, v in (FLAC(path).tags or {}).items()}
+        found = mutagen.File(path)
+        vorbis = {k.upper(): v for k, v in ((found.tags if found is not None else None) or {}).items()}
         tags["vorbis"] = {k: v if len(v) != 1 else v[0] for k, v in vorbis.items()}
         if "LOOPSTART" in vorbis and "LOOPLENGTH" in vorbis:
             loop = _loop(vorbis["LOOPSTART"][0], vorbis["LOOPLENGTH"][0])
