@@ -13,15 +13,12 @@ VOCALIZATION voice). Notes are cached by (instrument, pitch, brightness bucket).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
-
 import numpy as np
 from scipy import fft as sfft
 from scipy import signal
 
 from render.audio import SAMPLE_RATE
+from render.soundfont.cache import NoteCache as LruNotes
 
 from .drums import drum_sound
 from .instruments import Instrument, instrument
@@ -343,45 +340,27 @@ def _breath(spec: tuple, n: int, t: np.ndarray, rng: np.random.Generator, bright
     return noise
 
 
-@dataclass
 class NoteCache:
-    """A bounded LRU cache of rendered notes and drum hits.
+    """Rendered notes and drum hits, kept in one bounded LRU byte cache (the SoundFont player's).
 
     Args:
         max_bytes: the cache never holds more than this many bytes of samples.
     """
 
-    max_bytes: int = 96 * 1024 * 1024
-    _items: "OrderedDict[tuple, np.ndarray]" = field(default_factory=OrderedDict)
-    _bytes: int = 0
-    hits: int = 0
-    misses: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, max_bytes: int = 96 * 1024 * 1024) -> None:
+        self._lru = LruNotes(max_bytes=max_bytes)
 
     def get(self, name: str, midi: int, bright_bucket: int, length_cls: int = len(LENGTH_CLASSES_S) - 1) -> np.ndarray:
-        """The cached samples of one note or drum hit (rendered on a miss)."""
-        key = (name, midi, bright_bucket, length_cls)
-        with self._lock:
-            item = self._items.get(key)
-            if item is not None:
-                self.hits += 1
-                self._items.move_to_end(key)
-                return item
-        self.misses += 1
-        spec = instrument(name)
-        if spec is not None:
-            item = synth_note(spec, midi, bright_bucket, length_cls)
-        else:
-            item = drum_sound(name, bright_bucket)
-        item.setflags(write=False)
-        with self._lock:
-            if key not in self._items:
-                self._items[key] = item
-                self._bytes += item.nbytes
-            while self._bytes > self.max_bytes and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= old.nbytes
-        return item
+        """The cached samples of one note or drum hit (rendered on a miss; read-only)."""
+        return self._lru.get((name, midi, bright_bucket, length_cls),
+                             lambda: _render_note(name, midi, bright_bucket, length_cls))
+
+
+def _render_note(name: str, midi: int, bright_bucket: int, length_cls: int) -> np.ndarray:
+    spec = instrument(name)
+    if spec is not None:
+        return synth_note(spec, midi, bright_bucket, length_cls)
+    return drum_sound(name, bright_bucket)
 
 
 #: One bounded cache shared by every session in the process (notes are pure functions of their key).
