@@ -151,7 +151,7 @@ def render(
     strict: Strict = False,
     as_json: JsonFlag = False,
     stems: Annotated[Optional[list[str]], typer.Option("--stems", help="Also write stems: drums, bass, other (repeat or comma-separate).")] = None,
-    from_manifest: Annotated[Optional[Path], typer.Option("--from-manifest", help="Re-render what a manifest (NAME.json) describes.", dir_okay=False)] = None,
+    from_manifest: Annotated[Optional[Path], typer.Option("--from-manifest", help="Re-render what a manifest (NAME.manifest.json) describes.", dir_okay=False)] = None,
 ) -> None:
     """Render a timeline to WAV/MP3/FLAC plus a JSON manifest (NAME.manifest.json).
 
@@ -161,7 +161,7 @@ def render(
       lyria-render render timelines/trailer.yaml --format wav,flac --loudness -16
       lyria-render render --prompt "Indie Pop:0.6, Sitar:2, Danceable:1.4" --duration 20s --bpm 140 --scale F_MAJOR_D_MINOR
       lyria-render render timelines/seed_example.yaml --resume     # after Ctrl-C or a crash
-      lyria-render render --from-manifest out/seed_example.json -o again/
+      lyria-render render --from-manifest out/seed_example.manifest.json -o again/
     """
     quiet = bool((ctx.obj or {}).get("quiet"))
     argv = tuple(sys.argv)
