@@ -39,6 +39,16 @@ def test_plan_reports_unmatched_words(tmp_path: Path) -> None:
     assert analysis["pop indie"]["matches"] == ["Indie Pop"]
 
 
+def test_plan_names_modifier_words(tmp_path: Path) -> None:
+    path = write(tmp_path, SHORT.replace('"pop indie": 0.5', '"Solo cello": 0.5'))
+    result = runner.invoke(app, ["plan", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "prompt 'Solo cello': Cello (featured lead); modified by solo" in result.stdout
+    data = json.loads(runner.invoke(app, ["plan", str(path), "--json"]).stdout)
+    analysis = {a["text"]: a for a in data["prompt_analysis"]}
+    assert analysis["Solo cello"]["modifiers"] == ["solo"] and analysis["Solo cello"]["unmatched"] == []
+
+
 def test_render_then_inspect(tmp_path: Path) -> None:
     path = write(tmp_path, SHORT)
     out = tmp_path / "out"

@@ -132,3 +132,68 @@ def test_instrument_prompts_play_their_instrument():
         if not wanted & played:
             missing.append((name, sorted(wanted)))
     assert not missing
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Gregorian chant", "Choir"),
+        ("Symphony", "Orchestral Score"),
+        ("Thrash metal", "Heavy Metal"),
+        ("Bollywood", "Indian Classical"),
+        ("Analog synth", "Synthesizer"),
+        ("Viola ensemble", "Viola Ensemble"),
+        ("Opera aria", "Opera"),
+    ],
+)
+def test_other_names_of_a_style_match_it(text, expected):
+    names = [n for n, _ in analyse_prompt(text).matches]
+    assert names[:1] == [expected], (text, names)
+
+
+@pytest.mark.parametrize(("text", "named"), [("Solo violin", "Violin"), ("Drum solo", "Drums"), ("Cello suite", "Cello"),
+                                             ("Concert harp", "Harp"), ("Harpsichord sonata", "Harpsichord")])
+def test_modifier_words_modify_the_named_style_instead_of_adding_one(text, named):
+    match = analyse_prompt(text)
+    assert [n for n, _ in match.matches] == [named]  # "solo" is not read as a typo of "Soul"
+    assert match.unmatched == () and len(match.modifiers) == 1
+    style, _ = style_of_prompts(((text, 1.0),))
+    plain, _ = style_of_prompts(((named, 1.0),))
+    assert {c: style.choice(c) for c in style.cats} == {c: plain.choice(c) for c in plain.cats}
+
+
+def test_unknown_words_beside_a_known_style_keep_its_instruments():
+    known, _ = style_of_prompts((("Cello", 1.0),))
+    mixed, info = style_of_prompts((("Cello zorblax", 1.0),))
+    assert info["unmatched_words"] == ["zorblax"]
+    assert {c: mixed.choice(c) for c in known.cats} == {c: known.choice(c) for c in known.cats}
+    assert mixed.values != known.values  # the word still nudges the music
+
+
+def test_a_prompt_of_unknown_words_sounds_like_one_coherent_genre():
+    genres = [e for e in VOCABULARY.values() if e.kind == "genre"]
+    for word in ("zorblax", "quuxian", "frobnicated", "glorp"):
+        style, _ = style_of_prompts(((word, 1.0),))
+        picks = {c: style.choice(c) for c in ("kit", "groove", "lead_i", "harm_i", "bass_i")}
+        assert any(picks == {c: g.style.choice(c) for c in picks} for g in genres), (word, picks)
+
+
+def _layers(prompt: str):
+    from render.backends.offline.arrange import phrase_plan
+    from render.backends.offline.compose import Controls, EpochContext
+
+    style, _ = style_of_prompts(((prompt, 1.0),))
+    ctl = Controls(density=0.5, brightness=0.5, guidance=4.0, temperature=1.1, top_k=40, mode="QUALITY")
+    return phrase_plan(1, style, ctl, EpochContext(tonic_pc=0, minor=False, seed=1, epoch=0)).layers
+
+
+def test_a_solo_instrument_and_its_ensemble_are_arranged_differently():
+    violin, strings, drums = _layers("Violin"), _layers("Strings"), _layers("Drums")
+    assert violin.lead[0][0] == "violin" and all(n != "strings" for n, _ in violin.harm + violin.pad)
+    assert strings.lead[0][0] == "strings" and strings.pad and strings.bass[0][0] == "cello"
+    assert drums.lead == drums.harm == drums.bass == ()  # a drum prompt is the drums alone
+
+
+def test_no_synth_arpeggio_in_an_acoustic_palette():
+    baroque = _layers("Baroque")
+    assert baroque.arp and baroque.arp[0][0] == "harpsichord"

@@ -21,7 +21,7 @@ app = typer.Typer()
 
 
 def _prompt_report(schedule: Schedule) -> list[dict[str, Any]]:
-    """How the offline engine reads each prompt text (matched styles, unmatched words)."""
+    """How the offline engine reads each prompt text (matched styles, modifiers, unmatched words)."""
     try:
         from ..backends.offline import analyse_prompt
     except ImportError:
@@ -33,7 +33,7 @@ def _prompt_report(schedule: Schedule) -> list[dict[str, Any]]:
     for text in sorted(texts):
         match = analyse_prompt(text)
         report.append({"text": text, "matches": [m[0] for m in match.matches], "roles": dict(match.roles),
-                       "unmatched": list(match.unmatched)})
+                       "modifiers": list(match.modifiers), "unmatched": list(match.unmatched)})
     return report
 
 
@@ -91,6 +91,7 @@ def plan_cmd(timeline: TimelinePath, as_json: JsonFlag = False, control_interval
         console.error(w.format())
     for p in prompts:
         if p["roles"]:
-            console.out.print(f"offline engine: prompt {p['text']!r}: " + "; ".join(f"{k} ({v})" for k, v in p["roles"].items()))
+            mods = f"; modified by {', '.join(p['modifiers'])}" if p["modifiers"] else ""
+            console.out.print(f"offline engine: prompt {p['text']!r}: " + "; ".join(f"{k} ({v})" for k, v in p["roles"].items()) + mods)
     for line in unmatched_lines(schedule):
         console.error(line)

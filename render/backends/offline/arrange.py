@@ -17,6 +17,7 @@ from .style import StyleVector, stable_hash
 __all__ = ["Layers", "PhrasePlan", "phrase_plan", "candidate_count", "arrangement_key"]
 
 Layer = tuple[tuple[str, float], ...]
+_ELECTRONIC_KITS = frozenset({"808", "909", "electronic", "chip", "lofi"})
 _PLUCKY = frozenset({"guitar", "nylon", "eguitar", "sitar", "banjo", "mandolin", "harp", "koto", "shamisen", "dulcimer", "harpsichord", "clavichord", "synth_pluck", "piano", "rhodes", "marimba", "vibraphone", "glockenspiel", "kalimba", "steel_drum", "hang", "bell", "chip_lead"})
 
 
@@ -117,7 +118,7 @@ def _layer(style: StyleVector, category: str, rng: random.Random, wild: float, k
 def _wild(ctl, style: StyleVector) -> float:
     w = (1.0 - ctl.guidance / 6.0) * (ctl.temperature / 1.1)
     if ctl.mode == "DIVERSITY":
-        w += 0.6
+        w += 0.8
     return max(0.0, min(3.0, w))
 
 
@@ -217,8 +218,9 @@ def _layers(style: StyleVector, rng: random.Random, wild: float, k: int, d: floa
             pad = pad[:1] + (("choir", 0.7),)
     arp = ()
     if (v("arp") > 0.5 and d > 0.45) or d > 0.8:
-        names = [n for n, _ in lead if n in _PLUCKY and all(n != h for h, _ in harm)]
-        arp = ((names[0] if names else "synth_pluck", 0.8),)
+        names = [n for n, _ in lead if n in _PLUCKY and all(n != h for h, _ in harm)] + [n for n, _ in harm if n in _PLUCKY]
+        if names or style.choice("kit") in _ELECTRONIC_KITS:  # no synth arpeggio in an acoustic palette
+            arp = ((names[0] if names else "synth_pluck", 0.8),)
     drone = _layer(style, "drone_i", rng, wild, k) if v("drone") > 0.3 else ()
     if style.get("swirl") > 0.4:
         pad = pad[:1] + (("phaser_pad", round(0.5 + 0.5 * style.get("swirl"), 3)),)

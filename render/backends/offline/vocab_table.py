@@ -7,7 +7,7 @@ names of :mod:`.voices`.
 
 from __future__ import annotations
 
-__all__ = ["TABLE"]
+__all__ = ["TABLE", "ALIASES", "MODIFIERS"]
 
 TABLE: dict[str, str] = {
     # --- seed genres -------------------------------------------------------------
@@ -16,7 +16,7 @@ TABLE: dict[str, str] = {
     "Polka": "genre; tempo=150 energy=.7 minor=.1 bright=.6 sync=0; kit:march groove:polka prog:pop bassline:oompah comp:stabs harm_i:accordion lead_i:clarinet bass_i:tuba",
     "Baroque": "genre; tempo=100 energy=.4 drums=0 arp=.8 ext=.1 minor=.5 reverb=.45 pad=.1; kit:none groove:none prog:baroque bassline:walking comp:alberti harm_i:harpsichord lead_i:violin bass_i:cello pad_i:strings",
     "Chiptune": "genre; tempo=150 energy=.75 bright=.8 arp=.9 reverb=.05 minor=.4; kit:chip groove:four prog:pop bassline:octave comp:arp harm_i:chip_lead lead_i:chip_lead bass_i:chip_bass pad_i:none",
-    "Indie Pop": "genre; tempo=118 energy=.6 bright=.6 minor=.35 reverb=.4; kit:acoustic groove:backbeat prog:pop bassline:eighths comp:strum harm_i:eguitar lead_i:synth_lead bass_i:bass_e pad_i:warm_pad",
+    "Indie Pop": "genre; tempo=118 energy=.6 bright=.6 minor=.35 reverb=.4; kit:acoustic groove:backbeat prog:pop bassline:eighths comp:strum harm_i:eguitar lead_i:vocal_aa bass_i:bass_e pad_i:warm_pad",
     "Bluegrass": "genre; tempo=140 energy=.65 minor=.1 bright=.6 drums=.3 arp=.7; kit:brush groove:polka prog:celtic bassline:oompah comp:strum harm_i:guitar lead_i:banjo*1 lead_i:fiddle*.6 bass_i:bass_upright",
     "Heavy Metal": "genre; tempo=150 energy=.95 drive=1 bright=.55 minor=.9 drums=1 sync=.3; kit:rock groove:metal prog:epic bassline:eighths comp:chug harm_i:dist_guitar lead_i:dist_guitar bass_i:bass_pick",
     "Contemporary R&B": "genre; tempo=92 energy=.5 ext=.8 minor=.6 swing=.2 reverb=.4 sync=.6; kit:808 groove:half prog:gospel bassline:sub comp:sustain harm_i:rhodes lead_i:synth_lead bass_i:bass_808 pad_i:warm_pad",
@@ -27,7 +27,7 @@ TABLE: dict[str, str] = {
     "Bagpipes": "instrument; drone=.8 minor=.2 bright=.65; lead_i:bagpipe*1.3 drone_i:bagpipe_drone*1.2 prog:celtic*.4",
     "Harpsichord": "instrument; legato=.2; harm_i:harpsichord*1.2 lead_i:harpsichord*.9 bass_i:harpsichord*.8 comp:alberti*.8 prog:baroque*.8 bassline:walking*.5",
     "808 Hip Hop Beat": "instrument; tempo=90 drums=1 energy=.65 swing=.15; kit:808*1.3 groove:boombap*1.2 bass_i:bass_808*1 bassline:sub*.6",
-    "Sitar": "instrument; ornament=.8 drone=.8 minor=.55 drums=.55 perc=.6 tempo=90; lead_i:sitar*1.4 drone_i:tanpura*1 kit:tabla*.8 groove:afro*.5 comp:none*.6 bass_i:none*.8 prog:static*.6",
+    "Sitar": "instrument; ornament=.8 drone=.8 minor=.55 drums=.6 perc=.6 tempo=90; lead_i:sitar*1.5 drone_i:tanpura*1 kit:tabla*.8 groove:afro*.5 comp:none*.6 bass_i:none*.8 prog:static*.6",
     "Harmonica": "instrument; lead_i:harmonica*1.3 prog:blues*.3",
     "Didgeridoo": "instrument; drone=.9 perc=.3; drone_i:didgeridoo*1.5",
     "Woodwinds": "instrument; lead_i:flute*.8 lead_i:clarinet*.7 harm_i:woodwinds*1 pad_i:woodwinds*.4",
@@ -48,7 +48,7 @@ TABLE: dict[str, str] = {
     "Banjo": "instrument; lead_i:banjo*1 harm_i:banjo*.8 comp:arp*.4",
     "Bass Clarinet": "instrument; lead_i:bass_clarinet*1 bass_i:bass_clarinet*.6",
     "Bongos": "instrument; perc=.9; kit:hand*.8",
-    "Cello": "instrument; legato=.85 minor=.7 tempo=76; lead_i:cello*1.4 bass_i:cello*.6 harm_i:cello*.5 comp:sustain*.5 prog:minor_pop*.4",
+    "Cello": "instrument; legato=.85 minor=.7 tempo=76; lead_i:cello*1.5 harm_i:piano*.6 comp:ballad*.5 bass_i:cello*.5 prog:minor_pop*.4",
     "Clavichord": "instrument; harm_i:clavichord*1.2 lead_i:clavichord*.5",
     "Conga Drums": "instrument; perc=.9; kit:hand*.9 groove:latin*.3",
     "Djembe": "instrument; perc=1; kit:hand*1 groove:afro*.5",
@@ -72,7 +72,7 @@ TABLE: dict[str, str] = {
     "Slide Guitar": "instrument; legato=.8; lead_i:slide_guitar*1.4 prog:blues*.3",
     "Spacey Synths": "instrument; reverb=.7 echo=.5 swirl=.4; pad_i:synth_pad*1.2 lead_i:synth_lead*.6",
     "Steel Drum": "instrument; minor=.2; lead_i:steel_drum*1.3 harm_i:steel_drum*.4",
-    "Synth Pads": "instrument; pad=1 reverb=.6 lead=.2 drums=.3; pad_i:synth_pad*1.5 bass_i:bass_synth*.6 kit:electronic*.4",
+    "Synth Pads": "instrument; pad=1 reverb=.6 lead=.1 drums=.3; pad_i:synth_pad*1.5 harm_i:synth_pad*1 comp:sustain*.6 bass_i:bass_synth*.6 kit:electronic*.4",
     "Tabla": "instrument; perc=1; kit:tabla*1.2",
     "TR-909 Drum Machine": "instrument; drums=1 tempo=126; kit:909*1.5 groove:four*.7",
     "Trumpet": "instrument; lead_i:trumpet*1.4",
@@ -80,7 +80,7 @@ TABLE: dict[str, str] = {
     "Vibraphone": "instrument; harm_i:vibraphone*1.2 lead_i:vibraphone*.7",
     "Viola Ensemble": "instrument; pad=.7 legato=.7; pad_i:strings*1.2 harm_i:strings*.8",
     "Warm Acoustic Guitar": "instrument; bright=.4; harm_i:guitar*1.4 comp:strum*.5",
-    "Strings": "instrument; pad=.9 legato=.8; pad_i:strings*1.3 harm_i:strings*.6 lead_i:violin*.6 bass_i:cello*.7",
+    "Strings": "instrument; pad=.9 legato=.85 reverb=.5; pad_i:strings*1.3 harm_i:strings*1 lead_i:strings*1 bass_i:cello*.9 comp:sustain*.6",
     "Choir": "instrument; choir=.9 pad=.9 reverb=.7 legato=.9 tempo=72; pad_i:choir*1.4 lead_i:choir*.9 comp:none*.5 bass_i:choir*.5",
     "Flute": "instrument; legato=.7; lead_i:flute*1.4 harm_i:harp*.6 comp:arp*.5 bass_i:harp*.4",
     # --- genres ------------------------------------------------------------------
@@ -100,7 +100,7 @@ TABLE: dict[str, str] = {
     "Funk": "genre; tempo=104 energy=.8 sync=.8 ext=.5; kit:acoustic groove:funk prog:modal bassline:funk comp:skank harm_i:eguitar lead_i:brass bass_i:bass_e",
     "Glitch Hop": "genre; tempo=105 glitch=.7 energy=.7 swing=.2; kit:electronic groove:boombap prog:minor_pop bassline:syncop comp:stabs harm_i:synth_pluck lead_i:synth_lead bass_i:wobble_bass",
     "Hyperpop": "genre; tempo=160 energy=.95 bright=.9 drive=.4 glitch=.4 minor=.3; kit:808 groove:half prog:pop bassline:sub comp:stabs harm_i:supersaw lead_i:chip_lead bass_i:bass_808",
-    "Indian Classical": "genre; tempo=90 ornament=1 drone=.8 drums=.6 perc=.6 minor=.6; kit:tabla groove:afro prog:static bassline:drone comp:none lead_i:sitar drone_i:tanpura harm_i:sitar*.3 bass_i:none",
+    "Indian Classical": "genre; tempo=90 ornament=1 drone=.8 drums=.9 perc=.8 minor=.6; kit:tabla groove:afro prog:static bassline:drone comp:arp lead_i:flute harm_i:sitar drone_i:tanpura bass_i:none",
     "Indie Folk": "genre; tempo=104 energy=.45 minor=.4 drums=.5; kit:brush groove:backbeat prog:pop bassline:roots comp:strum harm_i:guitar lead_i:mandolin*.6 lead_i:flute*.4 bass_i:bass_upright",
     "Jazz Fusion": "genre; tempo=124 ext=.9 sync=.7 ornament=.5 energy=.7; kit:acoustic groove:funk prog:jazz bassline:funk comp:stabs harm_i:rhodes lead_i:synth_lead bass_i:bass_e",
     "Lo-Fi Hip Hop": "genre; tempo=80 energy=.35 swing=.35 noise=.6 wobble=.5 bright=.3 ext=.7; kit:lofi groove:boombap prog:jazz bassline:roots comp:sustain harm_i:rhodes lead_i:piano bass_i:bass_e",
@@ -117,7 +117,7 @@ TABLE: dict[str, str] = {
     "Ska": "genre; tempo=160 energy=.8 sync=.4 minor=.2; kit:acoustic groove:ska prog:pop bassline:walking comp:skank harm_i:eguitar lead_i:brass bass_i:bass_e",
     "Surf Rock": "genre; tempo=160 energy=.75 reverb=.7 minor=.5; kit:rock groove:backbeat prog:andalusian bassline:eighths comp:strum harm_i:eguitar lead_i:eguitar bass_i:bass_pick",
     "Synthpop": "genre; tempo=118 energy=.65 bright=.65 arp=.6; kit:electronic groove:backbeat prog:pop bassline:octave comp:arp harm_i:synth_pluck lead_i:synth_lead pad_i:synth_pad bass_i:bass_synth",
-    "Techno": "genre; tempo=130 energy=.8 minor=.85 lead=.3; kit:909 groove:four prog:static bassline:offbeat comp:skank harm_i:synth_pluck lead_i:acid bass_i:bass_synth",
+    "Techno": "genre; tempo=130 energy=.8 minor=.85 lead=.3; kit:909 groove:four prog:static bassline:offbeat comp:stabs harm_i:synth_pad lead_i:acid bass_i:bass_synth",
     "Trance": "genre; tempo=138 energy=.85 minor=.7 arp=.8 reverb=.6; kit:909 groove:four prog:epic bassline:rolling comp:arp harm_i:supersaw lead_i:supersaw pad_i:synth_pad bass_i:bass_synth",
     "Trap Beat": "genre; tempo=140 energy=.8 minor=.85; kit:808 groove:trap prog:minor_pop bassline:sub comp:sustain harm_i:bell lead_i:bell pad_i:synth_pad bass_i:bass_808",
     "Trip Hop": "genre; tempo=86 energy=.45 minor=.8 reverb=.6 noise=.3 swing=.15; kit:lofi groove:boombap prog:minor_pop bassline:sub comp:sustain harm_i:rhodes pad_i:strings lead_i:synth_lead bass_i:bass_synth",
@@ -166,14 +166,14 @@ TABLE: dict[str, str] = {
     "House": "genre; tempo=124 energy=.75; kit:909 groove:four prog:house bassline:syncop comp:stabs harm_i:piano lead_i:synth_lead bass_i:bass_synth",
     "Dub": "genre; tempo=72 echo=.9 reverb=.7 sync=.5; kit:acoustic groove:reggae prog:reggae bassline:reggae comp:skank harm_i:eguitar bass_i:bass_e",
     "Punk": "genre; tempo=170 energy=.95 drive=.8 minor=.4; kit:rock groove:backbeat prog:pop bassline:eighths comp:power harm_i:dist_guitar lead_i:dist_guitar bass_i:bass_pick",
-    "Violin": "instrument; legato=.8 pad=.5; lead_i:violin*1.4 pad_i:strings*.6 harm_i:strings*.4 bass_i:cello*.7 comp:sustain*.5",
+    "Violin": "instrument; legato=.75; lead_i:violin*1.5 harm_i:piano*.7 comp:ballad*.5 bass_i:piano*.5",
     "Saxophone": "instrument; lead_i:sax*1.4",
     "Clarinet": "instrument; lead_i:clarinet*1.4",
     "Trombone": "instrument; lead_i:brass*1 bass_i:tuba*.3",
     "Electric Guitar": "instrument; harm_i:eguitar*1.3 lead_i:eguitar*.8",
     "Bass Guitar": "instrument; bass_i:bass_e*1.5",
-    "Synthesizer": "instrument; lead_i:synth_lead*1 pad_i:synth_pad*.6",
-    "Drums": "instrument; drums=1; kit:acoustic*.8",
+    "Synthesizer": "instrument; lead_i:moog*1 lead_i:synth_lead*.8 pad_i:synth_pad*.6 harm_i:synth_pad*.5 comp:sustain*.5 bass_i:moog_bass*.5",
+    "Drums": "instrument; drums=1 energy=.75 lead=0 pad=0 arp=0 perc=.4; kit:acoustic*.9 groove:funk*.3 comp:none*.8 bass_i:none*.8",
     "Bells": "instrument; harm_i:bell*1 lead_i:bell*1",
     "Nostalgic": "mood; wobble=.4 minor=.55 reverb=.5 noise=.2",
     "Mysterious": "mood; minor=.9 reverb=.65 bright=.35 drone=.4 swirl=.3",
@@ -183,4 +183,39 @@ TABLE: dict[str, str] = {
     "Peaceful": "mood; energy=.15 minor=.2 tempo=72 reverb=.6 drums=.2",
     "Groovy": "mood; sync=.7 swing=.25 energy=.65; groove:funk*.4",
     "Romantic": "mood; minor=.5 legato=.8 ext=.6 energy=.35; lead_i:violin*.3",
+    "Opera": "genre; tempo=84 drums=.1 pad=.8 reverb=.65 legato=.8 minor=.6 solo=.8; kit:orchestral groove:ballad prog:epic bassline:roots comp:sustain harm_i:strings pad_i:strings lead_i:vocal_aa*1.4 bass_i:cello",
+}
+
+#: Words that name a vocabulary word by another name: a prompt word on the left is read
+#: as the word on the right ("Gregorian chant" -> choir, "symphony" -> orchestral ...).
+ALIASES: dict[str, str] = {
+    "chant": "choir", "choral": "choir", "chorus": "choir", "gregorian": "choir", "chorale": "choir",
+    "symphony": "orchestral", "symphonic": "orchestral", "orchestra": "orchestral", "philharmonic": "orchestral",
+    "film": "cinematic", "soundtrack": "cinematic", "trailer": "cinematic",
+    "bollywood": "indian", "hindustani": "indian", "carnatic": "indian", "raga": "indian", "bansuri": "flute",
+    "thrash": "metal", "doom": "metal", "metalcore": "metal", "grindcore": "metal", "djent": "metal",
+    "grunge": "rock", "garage": "rock", "stoner": "rock", "bluesy": "blues",
+    "aria": "opera", "soprano": "opera", "tenor": "opera", "operatic": "opera", "bel": "opera",
+    "keyboard": "piano", "pianist": "piano", "pianoforte": "piano", "violinist": "violin", "viola": "violin",
+    "cellist": "cello", "harpist": "harp", "guitarist": "guitar", "drummer": "drum", "percussion": "drum",
+    "strum": "guitar", "strumming": "guitar", "acoustic": "acoustic", "rave": "techno", "club": "house",
+    "synthwave": "synthpop", "synth": "synthesizer", "synthesiser": "synthesizer", "electro": "electronic", "idm": "electronic", "downtempo": "chillout",
+    "hiphop": "hip hop", "rap": "hip hop", "boom": "hip hop", "honky": "country", "western": "country",
+    "americana": "country", "appalachian": "bluegrass", "baroque": "baroque", "bach": "baroque",
+    "mozart": "classical", "beethoven": "classical", "chopin": "piano", "orchestral": "orchestral",
+}
+
+#: Words that modify whatever the prompt names instead of naming a style: a solo, a
+#: concert setting, a form. Each sets the listed parameters over the prompt's blend.
+MODIFIERS: dict[str, str] = {
+    "solo": "pad=.15", "unaccompanied": "pad=0", "alone": "pad=.15",
+    "grand": "reverb=.45", "concert": "reverb=.55", "hall": "reverb=.65", "cathedral": "reverb=.85",
+    "chamber": "drums=0 pad=.3", "quartet": "drums=0", "trio": "drums=.4", "duet": "drums=.1",
+    "ensemble": "pad=.7", "section": "pad=.7",
+    "suite": "drums=0 legato=.6", "sonata": "drums=0", "concerto": "drums=0 pad=.6", "etude": "drums=0 density=.65",
+    "prelude": "drums=0", "nocturne": "drums=0 energy=.3 tempo=72", "waltz": "drums=.2", "lullaby": "energy=.15 tempo=70 drums=0",
+    "fast": "tempo=160 energy=.85", "slow": "tempo=70 energy=.3", "heavy": "energy=.95 drive=.8",
+    "soft": "energy=.25", "loud": "energy=.95", "live": "reverb=.45", "deep": "bright=.3", "detroit": "",
+    "modern": "", "old": "wobble=.3", "vintage": "wobble=.3 noise=.2", "retro": "wobble=.2", "analog": "drive=.2",
+    "bubblegum": "bright=.75 energy=.75 minor=.1", "pan": "", "classic": "", "traditional": "", "new": "",
 }

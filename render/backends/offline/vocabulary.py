@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .style import CATEGORIES, DEFAULT_STYLE, StyleVector, blend, word_style
-from .vocab_table import TABLE
+from .style import CATEGORIES, DEFAULT_STYLE, StyleVector, blend, stable_hash, word_style
+from .vocab_table import ALIASES, MODIFIERS, TABLE
 
 __all__ = ["VocabularyEntry", "VOCABULARY", "PromptMatch", "analyse_prompt", "normalise_words", "style_of_prompts", "entry_role"]
 
@@ -44,11 +44,14 @@ class PromptMatch:
         matches: ``(entry name, score)`` pairs, best first; scores in (0, 1].
         unmatched: normalised words that matched nothing (they still change the music,
             through a hash).
+        modifiers: words that modify what the prompt names ("solo", "concert" ...),
+            see :data:`vocab_table.MODIFIERS`.
     """
 
     text: str
     matches: tuple[tuple[str, float], ...]
     unmatched: tuple[str, ...]
+    modifiers: tuple[str, ...] = ()
 
     @property
     def roles(self) -> tuple[tuple[str, str], ...]:
@@ -59,7 +62,7 @@ class PromptMatch:
 _STOP = frozenset({"a", "an", "the", "and", "with", "of", "in", "on", "some", "very", "style", "music", "vibe", "vibes", "sound", "sounds", "feel", "feeling", "beat", "beats", "&", "n", "type", "like", "for", "into"})
 # Words whose own meaning matters even though they are short or common.
 _KEEP = frozenset({"beat", "beats"})
-_SYNONYMS = {"rnb": "r&b", "drumnbass": "drum & bass", "dnb": "drum & bass", "hiphop": "hip hop", "lofi": "lo-fi", "sax": "saxophone", "synths": "synth", "edm": "edm"}
+_SYNONYMS = {"rnb": "r&b", "drumnbass": "drum & bass", "dnb": "drum & bass", "lofi": "lo-fi", "sax": "saxophone", "synths": "synth", **ALIASES}
 
 
 def _singular(word: str) -> str:
@@ -138,7 +141,7 @@ _KNOWN_WORDS: frozenset[str] = frozenset(w for e in VOCABULARY.values() for w in
 
 def _fix_typo(word: str) -> str:
     """The closest vocabulary word to ``word`` if it is a small typo, else ``word``."""
-    if word in _KNOWN_WORDS or len(word) < 4:
+    if word in _KNOWN_WORDS or word in MODIFIERS or len(word) < 4:
         return word
     close = difflib.get_close_matches(word, sorted(_KNOWN_WORDS), n=1, cutoff=0.75)
     return close[0] if close else word
@@ -170,13 +173,15 @@ def analyse_prompt(text: str) -> PromptMatch:
             found.append((entry.name, frozenset(need)))
     found = [(n, s) for n, s in found if not any(s < other for _, other in found)]
     explained = set().union(*(s for _, s in found)) if found else set()
+    modifiers = tuple(w for w in dict.fromkeys(words) if w in MODIFIERS and w not in explained)
+    explained |= set(modifiers)
     partial = _partial_matches(present - explained)
     found += partial
     explained |= set().union(*(s for _, s in partial)) if partial else set()
     total = max(1, len(set(words)))
     scored = sorted(((n, round(min(1.0, len(s) / total + 0.25), 3)) for n, s in found), key=lambda m: (-m[1], m[0]))
     unmatched = tuple(dict.fromkeys(r for r, w in zip(raw, words) if w not in explained))
-    return PromptMatch(text=text, matches=tuple(scored), unmatched=unmatched)
+    return PromptMatch(text=text, matches=tuple(scored), unmatched=unmatched, modifiers=modifiers)
 
 
 def _partial_matches(words: set[str]) -> list[tuple[str, frozenset[str]]]:
@@ -190,26 +195,35 @@ def _partial_matches(words: set[str]) -> list[tuple[str, frozenset[str]]]:
     return out
 
 
-def _all_options() -> dict[str, tuple[str, ...]]:
-    """Every option the vocabulary uses, per category (what unknown words may vote for)."""
-    out = {}
-    for category in CATEGORIES:
-        opts = {o for e in VOCABULARY.values() for o in e.style.cats.get(category, {}) if o != "none"}
-        out[category] = tuple(sorted(opts))
-    return out
+_GENRES: tuple[str, ...] = tuple(sorted(n for n, e in VOCABULARY.items() if e.kind == "genre"))
+_MODIFIER_VALUES: dict[str, dict[str, float]] = {
+    word: {k: float(v) for k, v in (item.split("=") for item in spec.split())} for word, spec in MODIFIERS.items()
+}
 
 
-_OPTIONS: dict[str, tuple[str, ...]] = _all_options()
+def _unknown_word_style(word: str) -> StyleVector:
+    """What a word nothing explains means when nothing else in its prompt matched: a
+    genre the word's hash picks, nudged by the word's own parameters (so the music stays
+    coherent, and different words give different music, always the same way)."""
+    genre = VOCABULARY[_GENRES[stable_hash("word-genre", word) % len(_GENRES)]].style
+    return blend([(genre, 0.7), (word_style(word, {}), 0.3)], with_default=False)
 
 
 def _prompt_style(text: str) -> tuple[StyleVector, PromptMatch]:
+    """The prompt's style: its matches blended by score. Unknown words only nudge the
+    parameters of a prompt that matched something; alone, each picks a coherent genre.
+    Modifier words then set their parameters ("solo" makes the named instrument solo)."""
     match = analyse_prompt(text)
     parts = [(VOCABULARY[name].style, score) for name, score in match.matches]
-    parts += [(word_style(w, _OPTIONS), 0.5) for w in match.unmatched]
+    if parts:
+        parts += [(word_style(w, {}), 0.12) for w in match.unmatched]
+    else:
+        parts += [(_unknown_word_style(w), 0.5) for w in match.unmatched]
     total = sum(abs(w) for _, w in parts)
-    if not parts:
-        return DEFAULT_STYLE, match
-    return blend([(s, w / total) for s, w in parts], with_default=False), match
+    style = blend([(s, w / total) for s, w in parts], with_default=False) if parts else DEFAULT_STYLE
+    for word in match.modifiers:
+        style = StyleVector(values={**style.values, **_MODIFIER_VALUES[word]}, cats=style.cats)
+    return style, match
 
 
 @lru_cache(maxsize=128)
