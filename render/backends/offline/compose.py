@@ -206,10 +206,17 @@ def _comp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: Epoc
         else:  # arp
             seq = [root] + chord + [chord[0] + 12]
             pitches = [(seq[k % len(seq)], 0.0)]
+        sides = _DOUBLE_TRACKED if how == "power" else ((0.0, 1.0, -0.35),)
         for inst, gain in plan.layers.harm:
             for midi, delay in pitches:
-                notes.append((step + delay, GROUP_OTHER, inst, midi, dur, vel * gain * 0.8, -0.35))
+                for lag, level, pan in sides:
+                    notes.append((step + delay + lag, GROUP_OTHER, inst, midi, dur, vel * gain * 0.8 * level, pan))
     return notes
+
+
+#: Power chords are double-tracked like a rock record: two takes panned hard left and
+#: right, the second a few milliseconds late, for a wide wall of guitars.
+_DOUBLE_TRACKED = ((0.0, 0.75, -0.8), (0.09, 0.75, 0.8))
 
 
 def _pad(bar: int, pos: int, tones: list[int], plan: PhrasePlan, ctx: EpochContext) -> list[Note]:

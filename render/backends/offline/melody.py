@@ -62,11 +62,17 @@ def _weighted_sample(rng: random.Random, items: list[int], weights: list[float],
 
 
 
+#: Where a lead instrument's melodies sit when its range alone would put them too high
+#: (a guitar sings around E4, not D5); other instruments centre on D5 or mid-range.
+_HOME = {"guitar": 64, "nylon": 64, "eguitar": 67, "dist_guitar": 64, "slide_guitar": 67, "banjo": 67,
+         "mandolin": 72, "harp": 69, "sitar": 67, "vocal_aa": 69, "vocal_oo": 67, "choir": 67}
+
+
 def lead_centre(inst: str, octave: float, brightness: float) -> int:
     """The lead's middle pitch: idiomatic for its instrument, moved by octave and brightness."""
     spec = instrument(inst)
     low, high = (spec.low, spec.high) if spec else (48, 96)
-    home = max(low + 14, min(high - 8, 74))
+    home = _HOME.get(inst.split("~")[0]) or (max(low + 14, min(high - 8, 74)) if high > 76 else (low + high) // 2 + 2)
     shift = int(round(octave)) * 12 + (12 if brightness > 0.75 else 0) - (12 if brightness < 0.2 else 0)
     return max(low + 7, min(high - 5, home + shift))
 
