@@ -14,6 +14,7 @@ from helpers.offline import SR, band_energy, render
 from helpers.sf2_writer import (
     G_KEYRANGE,
     G_MODES,
+    G_PAN,
     G_RELEASE,
     G_ROOT,
     InstrumentSpec,
@@ -25,7 +26,7 @@ from helpers.sf2_writer import (
 )
 from typer.testing import CliRunner
 
-from render.backends.offline.bank_voices import BankVoices, open_voices
+from render.backends.offline.bank_voices import VELOCITY_LAYERS, BankVoices, open_voices, velocity_layer
 from render.backends.offline.gm import DRUMS, PROGRAMS
 from render.cli import app
 from render.controls import GenerationConfig as G
@@ -38,12 +39,15 @@ runner = CliRunner()
 PERIOD = 100  # 441 Hz at 44.1 kHz, root key 69 (+4 cents)
 
 
-def sine_bank(missing: set[int] = frozenset(), kit: bool = True, amp: float = 0.5) -> bytes:
-    """Every GM program (but ``missing``) is a looped sine; bank 128 program 0 is a noise kit."""
+def sine_bank(missing: set[int] = frozenset(), kit: bool = True, amp: float = 0.5, pan: int = 0) -> bytes:
+    """Every GM program (but ``missing``) is a looped sine; bank 128 program 0 is a noise kit.
+    Velocities above 80 play a sine an octave up (a second velocity layer); ``pan`` in 0.1 %."""
     t = np.arange(22050)
     samples = [SampleSpec("sine", amp * np.sin(2 * np.pi * t / PERIOD), root=69, loop=(1000, 21000)),
-               SampleSpec("noise", np.random.default_rng(0).uniform(-0.5, 0.5, 8000), root=60)]
-    instruments = [InstrumentSpec("Sine", [ZoneSpec([(G_MODES, 1), (G_RELEASE, timecents(0.05))], target=0)]),
+               SampleSpec("noise", np.random.default_rng(0).uniform(-0.5, 0.5, 8000), root=60),
+               SampleSpec("octave", amp * np.sin(4 * np.pi * t / PERIOD), root=69, loop=(1000, 21000))]
+    gens = [(G_MODES, 1), (G_RELEASE, timecents(0.05)), (G_PAN, pan)]
+    instruments = [InstrumentSpec("Sine", [ZoneSpec(gens, vels=(0, 80), target=0), ZoneSpec(gens, vels=(81, 127), target=2)]),
                    InstrumentSpec("Noise kit", [ZoneSpec([(G_ROOT, 60)], keys=(35, 81), target=1)])]
     presets = [PresetSpec(f"Sine {p}", p, 0, [ZoneSpec(target=0)]) for p in range(128) if p not in missing]
     if kit:
@@ -65,10 +69,29 @@ def _peak_hz(x: np.ndarray) -> float:
 
 @pytest.mark.parametrize("name,midi", [("piano", 57), ("strings", 69), ("bass_e", 40), ("flute", 76)])
 def test_a_bank_note_sounds_at_the_requested_pitch(bank, name, midi):
-    note = open_voices(bank).note(name, midi, SR // 2, 2.0)
+    note = open_voices(bank).note(name, midi, SR // 2, 2.0, velocity=0.5)
     want = 440.0 * 2 ** ((midi - 69) / 12)
-    assert abs(_peak_hz(note[: SR // 2]) / want - 1) < 0.01
+    assert note.shape[1] == 2 and abs(_peak_hz(note[: SR // 2, 0]) / want - 1) < 0.01
     assert note.dtype == np.float32 and abs(float(np.abs(note).max()) - 1.0) < 0.05  # normalised like the engine
+
+
+def test_the_engine_velocity_picks_the_bank_velocity_layer(bank):
+    assert [velocity_layer(v) for v in (0.0, 0.3, 0.55, 0.8, 1.0, 1.4)] == [40, 40, 72, 100, 127, 127]
+    assert VELOCITY_LAYERS == tuple(sorted(VELOCITY_LAYERS)) and VELOCITY_LAYERS[-1] == 127
+    voices = open_voices(bank)
+    soft, loud = (voices.note("piano", 69, SR // 2, 2.0, velocity=v)[: SR // 2, 0] for v in (0.4, 1.0))
+    assert abs(_peak_hz(soft) / 440 - 1) < 0.01 and abs(_peak_hz(loud) / 880 - 1) < 0.01  # two zones, two sounds
+    assert abs(float(np.abs(soft).max()) - float(np.abs(loud).max())) < 0.05  # loudness stays the engine's
+
+
+def test_stereo_bank_notes_keep_their_side_through_the_engine(tmp_path):
+    right = tmp_path / "right.sf2"
+    right.write_bytes(sine_bank(pan=500))  # every zone panned hard right by the bank
+    note = open_voices(right).note("piano", 60, SR // 2, 2.0)
+    assert float(np.abs(note[:, 0]).max()) < 0.01 < float(np.abs(note[:, 1]).max())
+    audio, _ = render([("Piano", 1.0)], G(bpm=100, seed=3, mute_drums=True), 6, soundfont=right)
+    left_e, right_e = (float(np.sum(audio[:, c].astype(np.float64) ** 2)) for c in (0, 1))
+    assert right_e > 20 * left_e  # a mono sum would have put it in the middle (or left, where comping sits)
 
 
 def test_unmapped_instruments_keep_the_engine_voice(bank):

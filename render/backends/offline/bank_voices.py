@@ -3,8 +3,10 @@
 :func:`open_voices` loads and checks a bank once per process (exit-2 errors before any
 rendering) and resolves every instrument (:mod:`.gm`) to a preset, the nearest GM
 program, or the engine's own voice, recording each fallback. :meth:`BankVoices.note`
-gives one note as mono float32 normalised like the engine's voices, or None when the
-engine's own voice plays it. Notes are pure functions of their arguments (cached).
+gives one note as stereo float32 (the bank's own stereo samples and pan), from the velocity
+layer the engine's velocity asks for, normalised like the engine's voices (the engine sets
+the loudness), or None when the engine's own voice plays it. Notes are pure functions of
+their arguments (cached).
 """
 
 from __future__ import annotations
@@ -29,29 +31,36 @@ from render.soundfont import (
 
 from .gm import DRUMS, PROGRAMS, drum_for, program_for
 
-__all__ = ["BankVoices", "open_voices"]
+__all__ = ["BankVoices", "open_voices", "velocity_layer"]
 
-VELOCITY = 100  # the engine scales loudness itself; one velocity layer keeps the cache small
+#: The MIDI velocities notes are played at: a bank's velocity zones (soft hammers, ghost
+#: notes, hard picks) are heard, while the cache holds at most four takes of a note.
+VELOCITY_LAYERS = (40, 72, 100, 127)
+VELOCITY = 100  # the reference layer (loudness normalisation, drum-key checks)
 DRUM_GATE_S = 1.0
 MAX_GATE_S = 8.0
 GATE_QUANTUM = SAMPLE_RATE // 100  # held lengths rounded to 10 ms
 _REF_KEY = 60
 
 
-def _mono(note: np.ndarray) -> np.ndarray:
-    return ((note[:, 0] + note[:, 1]) * np.float32(0.5)).astype(np.float32)
+def velocity_layer(velocity: float) -> int:
+    """The MIDI velocity layer (:data:`VELOCITY_LAYERS`) nearest the engine's velocity (0..1+)."""
+    want = 127.0 * max(0.0, min(1.0, velocity))
+    return min(VELOCITY_LAYERS, key=lambda layer: abs(layer - want))
 
 
 def _trim(x: np.ndarray, floor_db: float = -60.0, block: int = 128) -> np.ndarray:
-    """Cut an inaudible tail (below ``floor_db`` of the peak), ending in a 10 ms fade."""
-    if x.size == 0:
+    """Cut an inaudible tail (below ``floor_db`` of the peak) of a (frames, 2) note, ending in a 10 ms fade."""
+    n = x.shape[0]
+    if n == 0:
         return x
-    level = np.abs(x[: x.size // block * block]).reshape(-1, block).max(axis=1) if x.size >= block else np.abs(x)
-    loud = np.nonzero(level > float(np.max(np.abs(x))) * 10 ** (floor_db / 20))[0]
-    end = min(x.size, (int(loud[-1]) + 2) * block) if loud.size else 0
-    x = x[:end].copy()
+    peak = np.abs(x).max(axis=1)
+    level = peak[: n // block * block].reshape(-1, block).max(axis=1) if n >= block else peak
+    loud = np.nonzero(level > float(peak.max()) * 10 ** (floor_db / 20))[0]
+    end = min(n, (int(loud[-1]) + 2) * block) if loud.size else 0
+    x = np.asfortranarray(x[:end], dtype=np.float32)  # each channel contiguous for the mixer
     tail = min(end, SAMPLE_RATE // 100)
-    x[end - tail:] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
+    x[end - tail:] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)[:, None]
     return x
 
 
@@ -93,18 +102,19 @@ class BankVoices:
         self.fallbacks.append(f"{name}: no GM drum key {key} in kit {kit}; the engine's own hit plays it")
         return None
 
-    def _norm(self, preset: Preset, key: int) -> float:
-        """1 / peak of a reference note, so bank notes sit where the engine's voices do."""
-        nkey = (preset.index, key)
+    def _norm(self, preset: Preset, key: int, velocity: int) -> float:
+        """1 / peak of a reference note of the layer, so bank notes sit where the engine's voices do."""
+        nkey = (preset.index, key, velocity)
         norm = self._norms.get(nkey)
         if norm is None:
-            ref = _mono(render_note(self.bank, preset, key, VELOCITY, gate_frames=SAMPLE_RATE // 2))
+            ref = render_note(self.bank, preset, key, velocity, gate_frames=SAMPLE_RATE // 2)
             peak = float(np.max(np.abs(ref))) if ref.size else 0.0
             norm = self._norms[nkey] = 1.0 / peak if peak > 1e-6 else 0.0
         return norm
 
-    def note(self, name: str, midi: int, gate_frames: int | None, natural_s: float) -> np.ndarray | None:
-        """One note (or drum hit) as mono float32, release tail included; None: the engine plays it."""
+    def note(self, name: str, midi: int, gate_frames: int | None, natural_s: float, velocity: float = 0.79) -> np.ndarray | None:
+        """One note (or drum hit) as (frames, 2) float32, release tail included, played from the
+        velocity layer nearest ``velocity`` (the engine's 0..1 scale); None: the engine plays it."""
         drum = self._drums.get(name) if drum_for(name) else None
         if drum is not None:
             preset, key, norm_key = drum[0], drum[1], drum[1]
@@ -116,12 +126,13 @@ class BankVoices:
             key, norm_key = max(0, min(127, midi)), _REF_KEY
             gate = int(min(MAX_GATE_S, natural_s) * SAMPLE_RATE) if gate_frames is None else min(gate_frames, int(MAX_GATE_S * SAMPLE_RATE))
         gate = self.cache.gate_class(gate)
+        layer = velocity_layer(velocity)
 
         def make() -> np.ndarray:
-            mono = _trim(_mono(render_note(self.bank, preset, key, VELOCITY, gate_frames=gate)))
-            return mono * np.float32(self._norm(preset, norm_key))
+            note = _trim(render_note(self.bank, preset, key, layer, gate_frames=gate))
+            return note * np.float32(self._norm(preset, norm_key, layer))
 
-        return self.cache.get((preset.index, key, gate), make)
+        return self.cache.get((preset.index, key, gate, layer), make)
 
     def describe(self) -> dict[str, Any]:
         """The manifest's record: file name, size, SHA-256 and every fallback."""

@@ -58,6 +58,11 @@ class Rendered:
 _NOTE_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 
 
+def _faded(x: np.ndarray, fade: np.ndarray) -> np.ndarray:
+    """``x`` (mono frames, or (frames, 2) for a bank's stereo note) times a fade over its frames."""
+    return x * (fade if x.ndim == 1 else fade[:, None])
+
+
 def _clamp(name: str, value: float | int | None, default: float) -> float:
     """A config value clamped to its documented range (``None``: the default)."""
     low, high = NUMERIC_RANGES[name]
@@ -284,7 +289,7 @@ class Engine:
                 midi -= 12
         d = None if dur is None else max(64, int(dur * step_frames))
         lcls = length_class(spec, None if d is None else (d / SAMPLE_RATE + spec.release_s)) if spec else 0
-        bank = self._bank_note(inst, midi, d, spec)  # SoundFont hook: the bank's whole note, or None
+        bank = self._bank_note(inst, midi, d, spec, vel)  # SoundFont hook: the bank's whole stereo note, or None
         samples = self._cache.get(inst, midi, bucket, lcls) if bank is None else bank
         d = d if bank is None else None  # a bank note already ends (release included) where the gate says
         gain = vel * _GROUP_GAIN[group] * (spec.gain if spec else 1.0)
@@ -299,23 +304,23 @@ class Engine:
             ring.add(onset, samples, gl, gr)
             return
         ring.add(onset, samples[:d], gl, gr)
-        ring.add(onset + d, samples[d : d + rel] * self._fade(rel), gl, gr)
+        ring.add(onset + d, _faded(samples[d : d + rel], self._fade(rel)), gl, gr)
 
-    def _bank_note(self, inst: str, midi: int, d: int | None, spec: Any) -> np.ndarray | None:
-        """SoundFont hook (--soundfont): the bank's note, or None for the procedural voice."""
+    def _bank_note(self, inst: str, midi: int, d: int | None, spec: Any, vel: float) -> np.ndarray | None:
+        """SoundFont hook (--soundfont): the bank's note from its velocity layer, or None for the procedural voice."""
         if self._voices is None:
             return None
-        return self._voices.note(inst, midi, d, spec.max_s if spec is not None else 1.0)
+        return self._voices.note(inst, midi, d, spec.max_s if spec is not None else 1.0, vel)
 
     def _join(self, ring, onset: int, samples: np.ndarray, d: int | None, spec, skip: int, gl: float, gr: float) -> None:
         if d is not None and spec is not None:
             rel = int(spec.release_s * SAMPLE_RATE)
             if d + rel < samples.shape[0]:
-                samples = np.concatenate([samples[:d], samples[d : d + rel] * self._fade(rel)])
+                samples = np.concatenate([samples[:d], _faded(samples[d : d + rel], self._fade(rel))])
         samples = samples[skip:].copy()
         k = min(XFADE_FRAMES, samples.shape[0])
         if k:
-            samples[:k] *= self._fade(k)[::-1]
+            samples[:k] = _faded(samples[:k], self._fade(k)[::-1])
             ring.add(onset + skip, samples, gl, gr)
 
     def _saturate(self, x: np.ndarray, a: int, n: int) -> np.ndarray:

@@ -42,17 +42,19 @@ class Ring:
         self.buf = np.zeros((2, size_frames), dtype=np.float32)
         self.horizon = 0  # one past the furthest frame written
 
-    def add(self, pos: int, mono: np.ndarray, gain_l: float, gain_r: float) -> None:
-        """Add a mono note at absolute frame ``pos`` with per-channel gains."""
-        n = mono.shape[0]
+    def add(self, pos: int, note: np.ndarray, gain_l: float, gain_r: float) -> None:
+        """Add a note at absolute frame ``pos`` with per-channel gains: mono frames, or
+        (frames, 2) for a stereo note (a SoundFont bank's), whose channels keep their sides."""
+        n = note.shape[0]
+        left, right = (note, note) if note.ndim == 1 else (note[:, 0], note[:, 1])
         i = pos & self.mask
         first = min(n, self.size - i)
         buf = self.buf
-        buf[0, i : i + first] += mono[:first] * np.float32(gain_l)
-        buf[1, i : i + first] += mono[:first] * np.float32(gain_r)
+        buf[0, i : i + first] += left[:first] * np.float32(gain_l)
+        buf[1, i : i + first] += right[:first] * np.float32(gain_r)
         if first < n:
-            buf[0, : n - first] += mono[first:] * np.float32(gain_l)
-            buf[1, : n - first] += mono[first:] * np.float32(gain_r)
+            buf[0, : n - first] += left[first:] * np.float32(gain_l)
+            buf[1, : n - first] += right[first:] * np.float32(gain_r)
         self.horizon = max(self.horizon, pos + n)
 
     def take(self, pos: int, n: int) -> np.ndarray:
