@@ -2,7 +2,9 @@
 
 ``PROGRAMS`` maps each pitched instrument to a GM program (0-127) or None where GM has
 no good match and the engine's own voice plays. ``DRUMS`` maps each drum sound to
-``(kit program, GM drum key)`` (kit 0 = Standard, 25 = TR-808 in GS banks) or None.
+``(kit program, GM drum key)`` (kit 0 = Standard, 24 = Electronic, 25 = TR-808 in GS
+banks) or None. Electronic sounds GM plays badly (the 303, the techno synth bass) keep
+the engine's voice: measured with a tagger, GM's synth bass reads as a guitar.
 """
 
 from __future__ import annotations
@@ -25,15 +27,15 @@ PROGRAMS: dict[str, int | None] = {
     "synth_lead": 81, "supersaw": 81, "chip_lead": 80, "moog": 81, "acid": None,
     "synth_pad": 89, "phaser_pad": 90, "warm_pad": 89, "drone_synth": 95,
     "bagpipe_drone": 109, "didgeridoo": None,
-    "bass_e": 33, "bass_pick": 34, "bass_upright": 32, "bass_synth": 38, "moog_bass": 39,
+    "bass_e": 33, "bass_pick": 34, "bass_upright": 32, "bass_synth": None, "moog_bass": 39,
     "wobble_bass": 39, "bass_808": None, "chip_bass": None,
 }
 
-_STD, _808 = 0, 25
+_STD, _ELEC, _808 = 0, 24, 25
 DRUMS: dict[str, tuple[int, int] | None] = {
-    "kick": (_STD, 36), "kick_rock": (_STD, 36), "kick_808": (_808, 36), "kick_909": (_STD, 36),
+    "kick": (_STD, 36), "kick_rock": (_STD, 36), "kick_808": (_808, 36), "kick_909": (_ELEC, 36),
     "kick_lofi": None, "kick_chip": None, "bass_drum": (_STD, 35), "timpani": None,
-    "snare": (_STD, 38), "snare_rock": (_STD, 40), "snare_808": (_808, 38), "snare_909": (_STD, 40),
+    "snare": (_STD, 38), "snare_rock": (_STD, 40), "snare_808": (_808, 38), "snare_909": (_ELEC, 40),
     "snare_march": (_STD, 38), "snare_lofi": None, "snare_chip": None, "brush": None,
     "rim": (_STD, 37), "clap": (_STD, 39), "hat": (_STD, 42), "hat_808": (_808, 42),
     "hat_lofi": None, "hat_chip": None, "ohat": (_STD, 46), "ride": (_STD, 51),
