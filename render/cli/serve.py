@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import EXIT_INTERRUPTED, UsageError
 from .options import SoundFont
 
 app = typer.Typer()
@@ -143,7 +143,8 @@ def serve(
     try:
         asyncio.run(serve_forever(options, on_ready=lambda server: _announce(server, len(plans))))
     except KeyboardInterrupt:
-        pass
+        typer.echo("lyria-render serve: stopped (interrupted)", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     typer.echo("lyria-render serve: stopped", err=True)
 
 
