@@ -72,18 +72,18 @@ GROOVES: dict[str, dict[str, str]] = {
 
 #: kit -> role -> drum sound (see :mod:`.drums`).
 KITS: dict[str, dict[str, str]] = {
-    "acoustic": {"kick": "kick", "snare": "snare", "hat": "hat", "ohat": "ohat", "perc": "rim", "perc2": "conga", "ride": "ride", "crash": "crash"},
-    "rock": {"kick": "kick_rock", "snare": "snare_rock", "hat": "hat", "ohat": "ohat", "perc": "tom", "perc2": "tom", "ride": "ride", "crash": "crash"},
+    "acoustic": {"kick": "kick", "snare": "snare", "hat": "hat", "ohat": "ohat", "perc": "rim", "perc2": "tom", "ride": "ride", "crash": "crash", "tom_hi": "tom_hi", "tom_lo": "tom_lo"},
+    "rock": {"kick": "kick_rock", "snare": "snare_rock", "hat": "hat", "ohat": "ohat", "perc": "tom", "perc2": "tom", "ride": "ride", "crash": "crash", "china": "china", "tom_hi": "tom_hi", "tom_lo": "tom_lo"},
     "jazz": {"kick": "kick", "snare": "brush", "hat": "hat", "ohat": "ohat", "perc": "rim", "perc2": "brush", "ride": "ride", "crash": "crash"},
     "brush": {"kick": "kick", "snare": "brush", "hat": "shaker", "ohat": "ohat", "perc": "rim", "perc2": "brush", "ride": "ride", "crash": "crash"},
-    "808": {"kick": "kick_808", "snare": "snare_808", "hat": "hat_808", "ohat": "ohat", "perc": "clap", "perc2": "cowbell", "ride": "hat_808", "crash": "crash"},
-    "909": {"kick": "kick_909", "snare": "clap", "hat": "hat", "ohat": "ohat", "perc": "snare_909", "perc2": "rim", "ride": "ride", "crash": "crash"},
-    "electronic": {"kick": "kick_909", "snare": "snare_909", "hat": "hat_808", "ohat": "ohat", "perc": "clap", "perc2": "rim", "ride": "hat", "crash": "crash"},
+    "808": {"kick": "kick_808", "snare": "snare_808", "hat": "hat_808", "ohat": "ohat_909", "perc": "clap", "perc2": "cowbell", "ride": "hat_808", "crash": "crash_909"},
+    "909": {"kick": "kick_909", "snare": "clap", "hat": "hat_909", "ohat": "ohat_909", "perc": "snare_909", "perc2": "rim", "ride": "ride_909", "crash": "crash_909"},
+    "electronic": {"kick": "kick_909", "snare": "snare_909", "hat": "hat_808", "ohat": "ohat_909", "perc": "clap", "perc2": "rim", "ride": "hat_909", "crash": "crash_909"},
     "hand": {"kick": "conga_lo", "snare": "djembe_slap", "hat": "shaker", "ohat": "bongo", "perc": "conga", "perc2": "bongo", "ride": "cowbell", "crash": "djembe"},
     "tabla": {"kick": "tabla_ge", "snare": "tabla_na", "hat": "tabla_ti", "ohat": "tabla_na", "perc": "tabla_ti", "perc2": "tabla_ge", "ride": "tabla_ti", "crash": "tabla_na"},
     "march": {"kick": "bass_drum", "snare": "snare_march", "hat": "snare_march", "ohat": "crash", "perc": "snare_march", "perc2": "bass_drum", "ride": "crash", "crash": "crash"},
     "orchestral": {"kick": "timpani", "snare": "snare_march", "hat": "shaker", "ohat": "crash", "perc": "timpani", "perc2": "bass_drum", "ride": "crash", "crash": "crash"},
-    "lofi": {"kick": "kick_lofi", "snare": "snare_lofi", "hat": "hat_lofi", "ohat": "hat_lofi", "perc": "rim", "perc2": "shaker", "ride": "hat_lofi", "crash": "crash"},
+    "lofi": {"kick": "kick_lofi", "snare": "snare_lofi", "hat": "hat_lofi", "ohat": "hat_lofi", "perc": "rim", "perc2": "shaker", "ride": "hat_lofi", "crash": "crash_909"},
     "chip": {"kick": "kick_chip", "snare": "snare_chip", "hat": "hat_chip", "ohat": "hat_chip", "perc": "snare_chip", "perc2": "hat_chip", "ride": "hat_chip", "crash": "snare_chip"},
     "none": {},
 }
