@@ -18,8 +18,9 @@ __all__ = ["drum_bar", "ACCENT", "keeps_beat"]
 
 #: Velocity per 16th step: 1 > 2 = 4 > 3 > 8th off-beats > 16ths.
 ACCENT = (1.0, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.45, 0.7, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.5)
-_PANS = {"kick": 0.0, "snare": 0.05, "hat": 0.3, "ohat": 0.3, "ride": -0.3, "perc": -0.35, "perc2": 0.4}
+_PANS = {"kick": 0.0, "snare": 0.05, "hat": 0.3, "ohat": 0.3, "ride": -0.3, "china": -0.4, "perc": -0.35, "perc2": 0.4}
 _LIGHT = frozenset({"hat", "ohat", "ride", "perc", "perc2"})
+_FALLBACK = {"china": "crash"}  # a kit without a china plays the groove's china part on its crash
 
 
 def keeps_beat(step: float, bpm: float, role: str = "") -> bool:
@@ -49,7 +50,7 @@ def _roles(pos: int, plan, d: float) -> list[str]:
     if d > 0.15:
         roles.append("hat")
     if d > 0.3:
-        roles += ["ohat", "ride"]
+        roles += ["ohat", "ride", "china"]
     if d > 0.4 or plan.perc > 0.5:
         roles += ["perc", "perc2"]
     return roles
@@ -67,13 +68,13 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
     notes: list[tuple] = []
     fill_from = 12 if plan.fill and pos == 7 and d > 0.3 and not plan.breakdown else 16
     for role in _roles(pos, plan, d):
-        pattern = groove.get(role)
-        if not pattern or role not in kit:
+        pattern, sound = groove.get(role), kit.get(role, kit.get(_FALLBACK.get(role, "")))
+        if not pattern or not sound:
             continue
         for step, ch in enumerate(pattern):
             vel = vel_of(ch)
-            if vel == 0.0 and role == "hat" and d > 0.75 and step % 2 == 1:
-                vel = 0.25  # busier hats at high density
+            if vel == 0.0 and role == "hat" and d > 0.4 and step % 2 == 1:
+                vel = 0.15 + 0.4 * (d - 0.4)  # density fills the hats in with 16ths
             if (ch == "g" and d < 0.5) or (ch == "o" and d < 0.22 and role in ("kick", "hat")) or vel <= 0.0:
                 continue
             if (step >= fill_from and role != "kick") or not keeps_beat(step, ctl.bpm, role):
@@ -83,16 +84,22 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
             vel *= ACCENT[step] * energy * (1.0 + (0.12 + 0.15 * plan.wild) * (rng.random() - 0.5))
             if role == "hat":
                 vel *= 0.55 + 0.5 * ctl.brightness
-            notes.append((float(step), GROUP_DRUMS, kit[role], 0, None, vel, _PANS[role]))
+            notes.append((float(step), GROUP_DRUMS, sound, 0, None, vel, _PANS[role]))
     if ctl.bpm > 150 and "snare" in kit and not plan.breakdown and not (plan.intro and pos < 2):
-        notes = [n for n in notes if n[2] != kit["snare"]]  # fast: a plain backbeat, beat 1 accented
-        notes += [(float(st), GROUP_DRUMS, kit["snare"], 0, None, 0.8 * energy, 0.05) for st in (4, 12)]
-        if "crash" in kit:
-            notes.append((0.0, GROUP_DRUMS, kit["crash"], 0, None, 0.5 * energy, -0.25))
+        notes = _fast(notes, kit, energy)
     if fill_from < 16:
         notes += _fill(kit, plan, rng, energy)
     if (pos == 0 or (plan.breakdown and pos == 4)) and "crash" in kit and plan.energy > 0.45 and d > 0.3 and not plan.breakdown:
         notes.append((0.0, GROUP_DRUMS, kit["crash"], 0, None, 0.45 * energy, -0.25))
+    return notes
+
+
+def _fast(notes: list[tuple], kit: dict, energy: float) -> list[tuple]:
+    """Fast tempos: a plain backbeat, beat 1 accented by the crash."""
+    notes = [n for n in notes if n[2] != kit["snare"]]
+    notes += [(float(st), GROUP_DRUMS, kit["snare"], 0, None, 0.8 * energy, 0.05) for st in (4, 12)]
+    if "crash" in kit:
+        notes.append((0.0, GROUP_DRUMS, kit["crash"], 0, None, 0.5 * energy, -0.25))
     return notes
 
 

@@ -255,7 +255,7 @@ DRUM_SOUNDS = {
     "snare_rock": lambda b: _snare("snare_rock", b, 175, 0.12, 0.7, 0.16, 0.6),
     "snare_808": lambda b: _snare_synth("snare_808", b, 220, 0.12, 0.14, 0.55, 1200),
     "snare_909": lambda b: _snare_synth("snare_909", b, 200, 0.08, 0.18, 0.7, 1500),
-    "snare_march": lambda b: _snare("snare_march", b, 240, 0.07, 0.9, 0.1, 0.5),
+    "snare_march": lambda b: _snare("snare_march", b, 280, 0.05, 0.8, 0.07, 0.35),
     "snare_lofi": lambda b: _band(_snare_synth("snare_lofi", b, 190, 0.08, 0.14, 0.6, 600), None, 3500),
     "snare_chip": lambda b: _chip_noise("snare_chip", b, 0.08),
     "brush": lambda b: _brush("brush", b),

@@ -44,7 +44,7 @@ PROGRESSIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "static": ((0, 0, 0, 0, 3, 3, 4, 4), (5, 5, 5, 5, 3, 3, 4, 4)),
 }
 
-#: groove -> role -> pattern. Roles: kick, snare, hat, ohat, perc, perc2, ride.
+#: groove -> role -> pattern. Roles: kick, snare, hat, ohat, perc, perc2, ride, china (a kit without one plays its crash).
 GROOVES: dict[str, dict[str, str]] = {
     "backbeat": {"kick": "x.......x.o.....", "snare": "....x.......x..g", "hat": "x.o.x.o.x.o.x.o.", "ohat": "..............o."},
     "four": {"kick": "x...x...x...x...", "snare": "....x.......x...", "hat": "g.x.g.x.g.x.g.x.", "ohat": "..o...o...o...o."},
@@ -65,7 +65,7 @@ GROOVES: dict[str, dict[str, str]] = {
     "dembow": {"kick": "x...x...x...x...", "snare": "...x..x....x..x.", "hat": "x.o.x.o.x.o.x.o."},
     "afro": {"kick": "x.....o...x..o..", "snare": "....x.......x...", "perc": "x.xx.x.xx.x.x.xx", "hat": "x.oox.oox.oox.oo"},
     "funk": {"kick": "x.x.......x..o..", "snare": "....x..g.g..x..g", "hat": "xoxoxoxoxoxoxoxo"},
-    "metal": {"kick": "xxxxxxxxxxxxxxxx", "snare": "....x.......x...", "ride": "x...x...x...x...", "hat": "x.x.x.x.x.x.x.x."},
+    "metal": {"kick": "xxxxxxxxxxxxxxxx", "snare": "....x.......x...", "ride": "x...x...x...x...", "hat": "x.x.x.x.x.x.x.x.", "china": "x.......x......."},
     "ballad": {"kick": "x.......o.......", "snare": "........x.......", "hat": "x...o...x...o..."},
     "none": {},
 }
