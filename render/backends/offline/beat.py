@@ -74,7 +74,7 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
         for step, ch in enumerate(pattern):
             vel = vel_of(ch)
             if vel == 0.0 and role == "hat" and d > 0.4 and step % 2 == 1:
-                vel = 0.15 + 0.4 * (d - 0.4)  # density fills the hats in with 16ths
+                vel = 0.5 + 0.5 * (d - 0.4)  # density fills the hats in with 16ths
             if (ch == "g" and d < 0.5) or (ch == "o" and d < 0.22 and role in ("kick", "hat")) or vel <= 0.0:
                 continue
             if (step >= fill_from and role != "kick") or not keeps_beat(step, ctl.bpm, role):
