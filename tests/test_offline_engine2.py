@@ -49,7 +49,7 @@ def test_beat_one_leads_and_the_tempo_has_no_rival_pulse(prompt, bpm):
     style, _ = style_of_prompts(((prompt, 1.0),))
     ctx = EpochContext(tonic_pc=0, minor=True, seed=1, epoch=0)
     per_step, light = np.zeros(16), np.zeros(16)
-    hats = {"hat", "ohat", "hat_808", "hat_lofi", "shaker", "hat_chip"}
+    hats = {"hat", "ohat", "hat_808", "hat_909", "ohat_909", "hat_lofi", "shaker", "hat_chip"}
     for bar in [b for b in range(8, 24) if b % 8 != 7]:  # the fills aside
         for note in compose_bar(bar, style, _ctl(style, bpm), ctx):
             if note[2] != style.choice("lead_i") and abs(note[0] - round(note[0])) < 0.2:
