@@ -81,8 +81,8 @@ def test_acoustic_kits_do_not_share_the_drum_machines_cymbals():
 @pytest.mark.parametrize("name", ["kick", "kick_rock"])
 def test_an_acoustic_kick_is_a_short_click_and_a_body_not_a_long_sweep(name):
     kick, machine = drum_sound(name, 3), drum_sound("kick_808", 3)
-    attack = kick[: int(0.004 * SR)]
-    assert _band_share(attack, 1500, 8000) > 0.03 > _band_share(machine[: int(0.004 * SR)], 1500, 8000)  # the beater's click
+    attack = slice(0, int(0.004 * SR))
+    assert _band_share(kick[attack], 1500, 8000) > 2 * _band_share(machine[attack], 1500, 8000)  # the beater's click
     assert _band_share(kick, 40, 120) > 0.4  # the resonant body
     assert _length_to(kick, -40) < 0.7 < _length_to(machine, -40)
 

@@ -20,7 +20,8 @@ __all__ = ["drum_bar", "ACCENT", "keeps_beat"]
 ACCENT = (1.0, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.45, 0.7, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.5)
 _PANS = {"kick": 0.0, "snare": 0.05, "hat": 0.3, "ohat": 0.3, "ride": -0.3, "china": -0.4, "perc": -0.35, "perc2": 0.4}
 _LIGHT = frozenset({"hat", "ohat", "ride", "perc", "perc2"})
-_FALLBACK = {"china": "crash"}  # a kit without a china plays the groove's china part on its crash
+_FALLBACK = {"china": "crash"}
+_MACHINES = frozenset({"808", "909", "electronic", "lofi", "chip"})  # drum machines: 16th hats as loud as a drummer's 8ths  # a kit without a china plays the groove's china part on its crash
 
 
 def keeps_beat(step: float, bpm: float, role: str = "") -> bool:
@@ -74,7 +75,7 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
         for step, ch in enumerate(pattern):
             vel = vel_of(ch)
             if vel == 0.0 and role == "hat" and d > 0.4 and step % 2 == 1:
-                vel = 0.5 + 0.5 * (d - 0.4)  # density fills the hats in with 16ths
+                vel = (0.5 if plan.kit in _MACHINES else 0.25) + 0.5 * (d - 0.4)  # density fills the hats in with 16ths
             if (ch == "g" and d < 0.5) or (ch == "o" and d < 0.22 and role in ("kick", "hat")) or vel <= 0.0:
                 continue
             if (step >= fill_from and role != "kick") or not keeps_beat(step, ctl.bpm, role):

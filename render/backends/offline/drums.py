@@ -116,7 +116,7 @@ def _cluster_of(name: str, size: int, n: int, low: float, high: float, decay: fl
 def _kick(name: str, b: float, f0: float, decay: float, click: float, room: float, length: float = 0.6) -> np.ndarray:
     t = _t(length)
     x = _head(t, f0, decay, 0.5, tilt=0.45, n=4)
-    x += 3.0 * click * _click(name, t, 1800, 5000 + 4000 * b, 0.003)
+    x += 1.0 * click * _click(name, t, 1800, 5000 + 4000 * b, 0.003)
     x += 0.5 * click * _band(_noise(name + "-thud", t.size), 250, 900) * np.exp(-t / 0.012)
     return _room(name, x, room)
 
