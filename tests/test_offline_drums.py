@@ -144,3 +144,18 @@ def test_every_groove_keeps_beat_one():
             continue
         notes = drum_bar(1, 1, _plan(groove, "acoustic"), _ctl(), CTX)
         assert 0.0 in {n[0] for n in notes}, groove
+
+
+def test_drums_alone_play_a_tom_fill_every_second_bar():
+    from render.backends.offline.arrange import Layers
+
+    alone = _plan("funk", "acoustic", layers=Layers())
+    band = _plan("funk", "acoustic", layers=Layers(bass=(("bass_e", 1.0),)))
+    toms = {"tom_hi", "tom", "tom_lo"}
+    for pos in range(7):
+        fill = [n for n in drum_bar(1, pos, alone, _ctl(), CTX) if n[2] in toms]
+        assert bool(fill) == (pos % 2 == 1), pos
+        assert all(n[0] >= 12 for n in fill)
+        assert not [n for n in drum_bar(1, pos, band, _ctl(), CTX) if n[2] in toms]
+    fill = sorted(n[0] for n in drum_bar(1, 7, dataclasses.replace(band, fill=True), _ctl(), CTX) if n[2] in toms)
+    assert fill and fill[0] >= 12  # a section's last bar ends with a fill with or without a band

@@ -67,7 +67,8 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
     rng = random.Random(stable_hash(ctx.seed, ctx.epoch, "drums", bar))
     energy = (0.55 + 0.5 * plan.energy) * plan.drums_level * (1.0 - 0.45 * plan.solo)
     notes: list[tuple] = []
-    fill_from = 12 if plan.fill and pos == 7 and d > 0.3 and not plan.breakdown else 16
+    featured = _featured(plan)  # the drums alone: a drummer's fill every second bar
+    fill_from = 12 if (pos == 7 and plan.fill or featured and pos % 2 == 1) and d > 0.3 and not plan.breakdown else 16
     for role in _roles(pos, plan, d):
         pattern, sound = groove.get(role), kit.get(role, kit.get(_FALLBACK.get(role, "")))
         if not pattern or not sound:
@@ -104,13 +105,21 @@ def _fast(notes: list[tuple], kit: dict, energy: float) -> list[tuple]:
     return notes
 
 
+def _featured(plan) -> bool:
+    """Whether the drums play alone (no pitched layer at all): they are the featured part."""
+    layers = plan.layers
+    return not (layers.lead or layers.harm or layers.bass or layers.pad or layers.arp or layers.drone)
+
+
 def _fill(kit: dict, plan, rng: random.Random, energy: float) -> list[tuple]:
-    """A fill over beats 3-4 of a section's last bar (8ths, then 16ths when busy)."""
+    """A fill over beats 3-4 of a section's last bar (8ths, then 16ths when busy); a kit
+    with high and floor toms runs down them."""
     toms = plan.kit in ("rock", "hand", "tabla", "acoustic", "orchestral")
     sound = kit.get("perc2" if toms else "snare", kit["snare"])
     steps = (12, 13, 14, 15) if plan.energy > 0.55 else (12, 14)
+    run = [kit["tom_hi"], kit["tom_hi"], kit["perc2"], kit["tom_lo"]] if "tom_hi" in kit else None
     notes = []
     for j, step in enumerate(steps):
-        inst = sound if j % 2 == 0 or not toms else kit["snare"]
+        inst = run[(step - 12) % 4] if run else sound if j % 2 == 0 or not toms else kit["snare"]
         notes.append((float(step), GROUP_DRUMS, inst, 0, None, (0.5 + 0.1 * j) * energy * (0.9 + 0.2 * rng.random()), -0.2 + 0.13 * j))
     return notes
