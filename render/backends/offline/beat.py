@@ -5,7 +5,8 @@ velocities (beat trackers weigh onsets in decibels): beat 1 gets the kick with t
 and the chord, 2 and 4 the backbeat, 3 the kick alone, and the off-beats only light,
 high sounds. A fill ends every section (every second bar when the drums play alone).
 Density adds parts: kick and snare, then hats, then open hats, ride, china and
-percussion, and above 0.4 the hats fill in the 16ths.
+percussion, and above 0.4 the hats fill in the 16ths (from 100 bpm: slower, they would
+read as the beat).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
             continue
         for step, ch in enumerate(pattern):
             vel = vel_of(ch)
-            if vel == 0.0 and role == "hat" and d > 0.4 and step % 2 == 1:
+            if vel == 0.0 and role == "hat" and d > 0.4 and step % 2 == 1 and ctl.bpm >= 100:
                 vel = (0.5 if plan.kit in _MACHINES else 0.25) + 0.5 * (d - 0.4)  # density fills the hats in with 16ths
             if (ch == "g" and d < 0.5) or (ch == "o" and d < 0.22 and role in ("kick", "hat")) or vel <= 0.0:
                 continue
