@@ -131,6 +131,20 @@ def test_density_adds_drum_onsets(groove, kit):
     assert counts[0] < counts[1] <= counts[2]
 
 
+
+def test_hats_fill_in_16ths_with_density_a_drum_machine_first_and_never_slow():
+    odd = {float(s) for s in range(1, 16, 2)}
+
+    def odd_hats(groove, kit, hat, **ctl):
+        return odd & _steps(drum_bar(1, 1, _plan(groove, kit), _ctl(**ctl), CTX), hat)
+
+    assert odd_hats("four", "909", "hat_909", density=0.5) == odd
+    assert not odd_hats("four", "909", "hat_909", density=0.3)
+    assert not odd_hats("four", "909", "hat_909", bpm=80, density=0.9)
+    assert not odd_hats("backbeat", "acoustic", "hat", density=0.5)
+    assert odd_hats("backbeat", "acoustic", "hat", density=0.9) == odd
+
+
 @pytest.mark.slow
 def test_techno_drums_get_busier_with_density():
     rates = [onset_rate(render([("Techno", 1.0)], G(bpm=120, density=d, seed=1, mute_bass=True, only_bass_and_drums=True), 6)[0])

@@ -5,8 +5,8 @@ velocities (beat trackers weigh onsets in decibels): beat 1 gets the kick with t
 and the chord, 2 and 4 the backbeat, 3 the kick alone, and the off-beats only light,
 high sounds. A fill ends every section (every second bar when the drums play alone).
 Density adds parts: kick and snare, then hats, then open hats, ride, china and
-percussion, and above 0.4 the hats fill in the 16ths (from 100 bpm: slower, they would
-read as the beat).
+percussion, and the hats fill in the 16ths: a drum machine's above density 0.4, a
+drummer's, lighter, above 0.75 (from 100 bpm: slower, they would read as the beat).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ ACCENT = (1.0, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.45, 0.7, 0.45, 0.6, 0.45, 0.8
 _PANS = {"kick": 0.0, "snare": 0.05, "hat": 0.3, "ohat": 0.3, "ride": -0.3, "china": -0.4, "perc": -0.35, "perc2": 0.4}
 _LIGHT = frozenset({"hat", "ohat", "ride", "perc", "perc2"})
 _FALLBACK = {"china": "crash"}
-_MACHINES = frozenset({"808", "909", "electronic", "lofi", "chip"})  # drum machines: 16th hats as loud as a drummer's 8ths  # a kit without a china plays the groove's china part on its crash
+_MACHINES = frozenset({"808", "909", "electronic", "lofi", "chip"})  # drum machines: 16th hats at high density  # a kit without a china plays the groove's china part on its crash
 
 
 def keeps_beat(step: float, bpm: float, role: str = "") -> bool:
@@ -78,8 +78,8 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
             continue
         for step, ch in enumerate(pattern):
             vel = vel_of(ch)
-            if vel == 0.0 and role == "hat" and d > 0.4 and step % 2 == 1 and ctl.bpm >= 100:
-                vel = (0.5 if plan.kit in _MACHINES else 0.25) + 0.5 * (d - 0.4)  # density fills the hats in with 16ths
+            if vel == 0.0 and role == "hat" and step % 2 == 1 and ctl.bpm >= 100:
+                vel = _sixteenth(d, plan.kit in _MACHINES)
             if (ch == "g" and d < 0.5) or (ch == "o" and d < 0.22 and role in ("kick", "hat")) or vel <= 0.0:
                 continue
             if (step >= fill_from and role != "kick") or not keeps_beat(step, ctl.bpm, role):
@@ -97,6 +97,14 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
     if (pos == 0 or (plan.breakdown and pos == 4)) and "crash" in kit and plan.energy > 0.45 and d > 0.3 and not plan.breakdown:
         notes.append((0.0, GROUP_DRUMS, kit["crash"], 0, None, 0.45 * energy, -0.25))
     return notes
+
+
+def _sixteenth(d: float, machine: bool) -> float:
+    """Velocity of a hat density adds on an empty 16th: a drum machine's from density 0.4,
+    a drummer's, lighter, from 0.75 (else 0: none)."""
+    if machine:
+        return 0.5 + 0.5 * (d - 0.4) if d > 0.4 else 0.0
+    return 0.25 if d > 0.75 else 0.0
 
 
 def _fast(notes: list[tuple], kit: dict, energy: float) -> list[tuple]:
