@@ -94,6 +94,14 @@ def test_stereo_bank_notes_keep_their_side_through_the_engine(tmp_path):
     assert right_e > 20 * left_e  # a mono sum would have put it in the middle (or left, where comping sits)
 
 
+def test_every_engine_sound_has_a_general_midi_decision():
+    from render.backends.offline.drums import DRUM_SOUNDS
+    from render.backends.offline.instruments import INSTRUMENTS
+
+    assert set(PROGRAMS) == set(INSTRUMENTS)  # a GM program, or None: the engine's own voice
+    assert set(DRUMS) == set(DRUM_SOUNDS)  # a GM kit key, or None: the engine's own hit
+
+
 def test_unmapped_instruments_keep_the_engine_voice(bank):
     voices = open_voices(bank)
     assert all(voices.note(n, 50, SR, 2.0) is None for n, p in PROGRAMS.items() if p is None)

@@ -43,6 +43,8 @@ DRUMS: dict[str, tuple[int, int] | None] = {
     "conga_lo": (_STD, 64), "bongo": (_STD, 60), "djembe": (_STD, 64), "djembe_slap": (_STD, 62),
     "tabla_na": None, "tabla_ti": None, "tabla_ge": None, "cowbell": (_STD, 56),
     "clave": (_STD, 75), "glitch": None,
+    "hat_909": (_ELEC, 42), "ohat_909": (_ELEC, 46), "ride_909": (_ELEC, 51), "crash_909": (_ELEC, 49),
+    "china": (_STD, 52), "tom_hi": (_STD, 50), "tom_lo": (_STD, 41),
 }
 
 def program_for(name: str) -> int | None:
