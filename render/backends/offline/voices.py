@@ -20,6 +20,7 @@ from scipy import signal
 from render.audio import SAMPLE_RATE
 from render.soundfont.cache import NoteCache as LruNotes
 
+from . import timbre
 from .drums import drum_sound
 from .instruments import Instrument, instrument
 from .style import stable_hash
@@ -194,10 +195,11 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
     n = int(min(inst.max_s, LENGTH_CLASSES_S[length_cls]) * SR)
     t = np.arange(n, dtype=np.float32) * np.float32(1.0 / SR)
     out = _render_bands(sp, f0, bright, ratios, amps, phases, t)
-    if sp.get("amp"):
-        out = _amp(out, *sp["amp"], bright)
     if sp.get("noise"):
         out += _breath(sp["noise"], n, t, rng, bright)
+    if sp.get("scrape"):
+        out += _breath(sp["scrape"], n, t, rng, bright)
+    out = _post(sp, out, bright)
     peak = float(np.max(np.abs(out[: min(n, SR)]))) or 1.0
     out *= np.float32(1.0 / peak)
     tail = min(n, 2400)
@@ -205,21 +207,15 @@ def synth_note(inst: Instrument, midi: int, bright_bucket: int, length_cls: int 
     return _trim(out)
 
 
-def _amp(x: np.ndarray, drive_db: float, cab_hz: float, bright: float) -> np.ndarray:
-    """A guitar amp and cabinet (pedalboard): pre-filter, distortion, DC block, speaker low-pass.
-
-    Applied to a whole note on its own, so the result does not depend on chunking.
-    """
-    import pedalboard
-
-    board = pedalboard.Pedalboard([
-        pedalboard.HighpassFilter(cutoff_frequency_hz=90.0),
-        pedalboard.Distortion(drive_db=drive_db),
-        pedalboard.HighpassFilter(cutoff_frequency_hz=70.0),  # distortion of asymmetric waves makes DC
-        pedalboard.LowpassFilter(cutoff_frequency_hz=cab_hz * (0.7 + 0.6 * bright)),
-        pedalboard.PeakFilter(cutoff_frequency_hz=1800.0, gain_db=4.0, q=0.8),
-    ])
-    return board(x[None, :] * np.float32(0.5), SR)[0].astype(np.float32)
+def _post(sp: dict, out: np.ndarray, bright: float) -> np.ndarray:
+    """Whole-note stages of :mod:`.timbre`: body resonances, amp and cabinet, filter sweep."""
+    if sp.get("body"):
+        out = timbre.body(out, sp["body"])
+    if sp.get("amp"):
+        out = timbre.amp(out, *sp["amp"], bright)
+    if sp.get("sweep"):
+        out = timbre.sweep(out, *sp["sweep"], bright)
+    return out
 
 
 def _render_bands(sp: dict, f0: float, bright: float, ratios: np.ndarray, amps: np.ndarray, phases: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -230,10 +226,9 @@ def _render_bands(sp: dict, f0: float, bright: float, ratios: np.ndarray, amps: 
     decaying bands stop once they fall below -60 dB.
     """
     n = t.shape[0]
-    vib = _vibrato(sp, n, t, f0)
     out = np.zeros(n, dtype=np.float32)
-    plain = vib is None and not sp.get("chorus")
-    indices: list[np.ndarray] = []
+    plain = not sp.get("vib") and not sp.get("chorus") and not sp.get("ens")
+    readers: list[tuple[np.ndarray, np.float32]] = []
     bands = _ks_bands(f0, bright, *sp["ks"]) if "ks" in sp else sp["bands"]
     for lo, hi, env_spec in bands:
         sel = (ratios >= lo) & (ratios < hi)
@@ -244,15 +239,32 @@ def _render_bands(sp: dict, f0: float, bright: float, ratios: np.ndarray, amps: 
             out[:k] += np.resize(_table(f0, ratios[sel], amps[sel], phases[sel]), k) * _band_env(env_spec, t[:k], f0, bright)
             continue
         table = _table(f0, ratios[sel], amps[sel], phases[sel], oversample=_OVER)
-        if not indices:
-            spread = 0.5 * sp.get("chorus", 0.0)
-            indices.append(_read_index(n, table.shape[0], 1.0 - spread, vib=vib))
-            if spread:
-                indices.append(_read_index(n, table.shape[0], 1.0 + spread, None if vib is None else -vib))
-        voice = table[indices[0][:k]]
-        if len(indices) > 1:
-            voice += np.float32(0.7) * table[indices[1][:k]]
+        readers = readers or _readers(sp, n, t, f0, table.shape[0])
+        voice = table[readers[0][0][:k]] * readers[0][1]
+        for idx, gain in readers[1:]:
+            voice += gain * table[idx[:k]]
         out[:k] += voice * _band_env(env_spec, t[:k], f0, bright)
+    return out
+
+
+def _readers(sp: dict, n: int, t: np.ndarray, f0: float, length: int) -> list[tuple[np.ndarray, np.float32]]:
+    """(table indices, gain) of each voice: one, two (``chorus``: a detuned double) or an
+    ensemble (``ens``: ``(count, cents)``, voices spread over +-cents, each with its own
+    vibrato rate and phase)."""
+    if sp.get("ens"):
+        count, cents = sp["ens"]
+        out = []
+        for k in range(count):
+            spread = ((k * 0.618034) % 1.0) * 2.0 - 1.0
+            rate = 2.0 ** (cents * spread / 1200.0)
+            vib = _vibrato(sp, n, t, f0, 1.0 + 0.11 * spread, 2.4 * k)
+            out.append((_read_index(n, length, rate, vib=vib), np.float32(1.0 / np.sqrt(count))))
+        return out
+    vib = _vibrato(sp, n, t, f0)
+    spread = 0.5 * sp.get("chorus", 0.0)
+    out = [(_read_index(n, length, 1.0 - spread, vib=vib), np.float32(1.0))]
+    if spread:
+        out.append((_read_index(n, length, 1.0 + spread, None if vib is None else -vib), np.float32(0.7)))
     return out
 
 
@@ -299,15 +311,17 @@ def _band_env(env_spec: tuple, t: np.ndarray, f0: float, bright: float) -> np.nd
     return _envelope(t, attack, _decay_s(env_spec, f0, bright), sustain, swell)
 
 
-def _vibrato(sp: dict, n: int, t: np.ndarray, f0: float) -> np.ndarray | None:
-    """Pitch-modulation offset in oversampled table points, piecewise linear at a 64-sample control rate."""
+def _vibrato(sp: dict, n: int, t: np.ndarray, f0: float, rate_mul: float = 1.0, phase: float = 0.0) -> np.ndarray | None:
+    """Pitch-modulation offset in oversampled table points, piecewise linear at a 64-sample
+    control rate; the depth ramps in over ``delay_s`` (a player's delayed vibrato)."""
     if not sp.get("vib"):
         return None
     rate_hz, cents, delay_s = sp["vib"]
+    rate_hz *= rate_mul
     depth = (2.0 ** (cents / 1200.0) - 1.0) * SR / (2 * np.pi * rate_hz) * _OVER
     tc = np.arange(0, n + 64, 64, dtype=np.float64) / SR
-    ramp = np.minimum(tc / max(delay_s, 1e-3), 1.0)
-    ctrl = depth * ramp * (1.0 - np.cos(2 * np.pi * rate_hz * tc))
+    ramp = np.minimum(tc / max(delay_s, 1e-3), 1.0) ** 2
+    ctrl = depth * ramp * (np.cos(phase) - np.cos(2 * np.pi * rate_hz * tc + phase))
     step = np.repeat(np.diff(ctrl) / 64.0, 64)[:n]
     return np.cumsum(step).astype(np.float32)
 
