@@ -69,7 +69,7 @@ _LIST = [
     _i("koto", 2.0, 0.06, 0.85, 50, 91, shape="pluck", pos=0.14, slope=1.05, **_PLUCK3(0.001, 1.3)),
     _i("shamisen", 1.0, 0.04, 0.85, 50, 88, shape="pluck", pos=0.07, slope=0.8, **_PLUCK3(0.001, 0.45), noise=(0.1, 0.008)),
     _i("dulcimer", 2.0, 0.06, 0.85, 50, 93, shape="pluck", pos=0.12, slope=1.0, **_PLUCK3(0.001, 1.6), chorus=0.0015),
-    _i("harpsichord", 1.5, 0.4, 0.8, 41, 89, shape="pluck", pos=0.1, slope=0.3, tilt=5.0, nh=60, **_PLUCK3(0.0005, 1.5, 0.1), chorus=0.0045, body="harpsichord", noise=(0.25, 0.002)),
+    _i("harpsichord", 1.5, 0.4, 0.8, 41, 89, shape="pluck", pos=0.1, slope=0.3, tilt=5.0, nh=60, **_PLUCK3(0.0005, 1.5, 0.15), chorus=0.0045, body="harpsichord", noise=(0.25, 0.002)),
     _i("clavichord", 1.0, 0.03, 0.85, 45, 86, shape="pluck", pos=0.12, slope=0.9, **_PLUCK3(0.001, 0.7)),
     _i("synth_pluck", 1.0, 0.03, 0.75, 45, 93, shape="saw", slope=1.0, **_PLUCK3(0.001, 0.5)),
     # keys
