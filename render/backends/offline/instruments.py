@@ -65,7 +65,7 @@ _LIST = [
     _i("tanpura", 4.0, 0.3, 0.5, 36, 64, shape="pluck", pos=0.06, slope=0.8, nh=50, bands=[(0, 2, (0.01, 3.5, 0.0)), (2, 999, (0.05, 3.0, 0.0, 0.2))]),
     _i("banjo", 1.2, 0.04, 0.85, 48, 91, shape="pluck", pos=0.08, slope=0.9, **_PLUCK3(0.001, 0.55), noise=(0.06, 0.01)),
     _i("mandolin", 1.2, 0.04, 0.8, 55, 93, shape="pluck", pos=0.12, slope=1.0, **_PLUCK3(0.001, 0.7), chorus=0.002),
-    _i("harp", 4.0, 1.5, 0.9, 36, 96, shape="pluck", pos=0.2, slope=1.45, **_PLUCK3(0.003, 4.0, 1.5), chorus=0.001, body="harp", noise=(0.12, 0.003)),
+    _i("harp", 4.0, 0.8, 0.7, 36, 96, shape="pluck", pos=0.2, slope=1.45, **_PLUCK3(0.003, 4.0, 1.5), chorus=0.001, body="harp", noise=(0.12, 0.003)),
     _i("koto", 2.0, 0.06, 0.85, 50, 91, shape="pluck", pos=0.14, slope=1.05, **_PLUCK3(0.001, 1.3)),
     _i("shamisen", 1.0, 0.04, 0.85, 50, 88, shape="pluck", pos=0.07, slope=0.8, **_PLUCK3(0.001, 0.45), noise=(0.1, 0.008)),
     _i("dulcimer", 2.0, 0.06, 0.85, 50, 93, shape="pluck", pos=0.12, slope=1.0, **_PLUCK3(0.001, 1.6), chorus=0.0015),
