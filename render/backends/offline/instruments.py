@@ -8,9 +8,14 @@
 * ``bands``: ``(lo, hi, (attack_s, decay_s, sustain[, swell_s]))``: partials with ratio
   in ``[lo, hi)`` share that envelope; ``sustain == 0`` means a free decay that gets
   shorter for higher and darker notes.
-* ``vib``: ``(rate_hz, depth_cents, delay_s)``; ``chorus``: detune of a second voice
-  (ratio - 1); ``noise``: ``(level, decay_s)`` breath/bow/pick noise; ``formants``: a
-  vowel (aa, oo, ee, oh).
+* ``vib``: ``(rate_hz, depth_cents, delay_s)`` (the depth fades in over ``delay_s``);
+  ``chorus``: detune of a second voice (ratio - 1); ``ens``: ``(count, cents)`` an
+  ensemble of detuned voices, each with its own vibrato rate and phase (section strings,
+  choir, pads); ``noise``: ``(level, decay_s)`` breath/bow/pick noise; ``scrape``: a second
+  noise burst at the onset (bow scrape); ``formants``: a vowel (aa, oo, ee, oh).
+* Whole-note stages (:mod:`.timbre`): ``body``: a resonating body (violin, cello, harp,
+  harpsichord); ``amp``: ``(drive_db, cabinet_hz)`` amp and speaker cabinet; ``sweep``:
+  ``(lo_hz, hi_hz, rise_s, lfo_hz, resonance)`` a resonant low-pass that opens and wobbles.
 """
 
 from __future__ import annotations
