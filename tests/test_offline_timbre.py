@@ -147,3 +147,15 @@ def test_notes_are_pure_functions_of_their_key(name):
     again = synth_note(instrument(name), 60, 2, 1)
     assert first.tobytes() == again.tobytes()
     assert np.isfinite(first).all() and 0.1 < np.abs(first).max() < 1.5
+
+
+def test_noise_does_not_depend_on_the_notes_rendered_before(monkeypatch):
+    """Bow and breath noise come from one shared bed: a long noisy note rendered first must not change it."""
+    from render.backends.offline import voices
+
+    monkeypatch.setattr(voices, "_NOISE", {})
+    alone = synth_note(instrument("violin"), 72, 3, 0)
+    monkeypatch.setattr(voices, "_NOISE", {})
+    synth_note(instrument("strings"), 48, 3, 3)  # 4.5 s: longer than the bed's old minimum
+    after = synth_note(instrument("violin"), 72, 3, 0)
+    assert alone.tobytes() == after.tobytes()

@@ -329,24 +329,28 @@ def _vibrato(sp: dict, n: int, t: np.ndarray, f0: float, rate_mul: float = 1.0, 
 _NOISE: dict[str, np.ndarray] = {}
 
 
-def _noise_bed(n: int) -> np.ndarray:
-    """A shared band-limited noise bed (computed once) for breath, bow and pick noise."""
+def _noise_bed() -> np.ndarray:
+    """A shared band-limited noise bed for breath, bow and pick noise: computed once, always
+    the same length, so a note's noise never depends on which notes were rendered before it."""
     bed = _NOISE.get("bed")
-    if bed is None or bed.shape[0] < n:
+    if bed is None:
         rng = np.random.default_rng(12345)
-        white = rng.standard_normal(max(n, 2 * SR)).astype(np.float32)
+        white = rng.standard_normal(int(_BED_S * SR)).astype(np.float32)
         b, a = signal.butter(2, [1200.0, 7000.0], btype="bandpass", fs=SR)
         bed = signal.lfilter(b, a, white).astype(np.float32)
         bed /= np.float32(np.max(np.abs(bed)))
         _NOISE["bed"] = bed
-    return bed[:n]
+    return bed
+
+
+_BED_S = 6.0  # longer than any cached note
 
 
 def _breath(spec: tuple, n: int, t: np.ndarray, rng: np.random.Generator, bright: float) -> np.ndarray:
     level, decay_s = spec
-    bed = _noise_bed(n)
-    start = int(rng.integers(0, bed.shape[0] - n + 1))
-    noise = bed[start : start + n] * np.float32(level * (0.5 + bright))
+    bed = _noise_bed()
+    start = int(rng.integers(0, max(1, bed.shape[0] - n + 1)))
+    noise = np.resize(bed[start:], n) * np.float32(level * (0.5 + bright))
     if decay_s > 0:
         k = min(n, int(decay_s * 8 * SR))
         noise = noise[:k] * np.exp(t[:k] * np.float32(-1.0 / decay_s))
