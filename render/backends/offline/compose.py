@@ -196,8 +196,9 @@ def _comp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: Epoc
         dur = max(0.5, (end - step) * (0.95 if how in ("chord",) and plan.comp == "sustain" else 0.6))
         if how == "chord":
             pitches = [(p, 0.0) for p in chord]
-        elif how == "strum":
-            pitches = [(p, 0.025 * j) for j, p in enumerate([root] + chord)]
+        elif how == "strum":  # a guitarist's strum: ~10 ms a string, up-strokes off the beat
+            strings = [root] + chord if step % 4 == 0 else (chord[::-1])
+            pitches = [(p, 0.075 * j) for j, p in enumerate(strings)]
         elif how == "power":
             pitches = [(root, 0.0), (root + 7, 0.0)] if (root + 7) % 12 in {scale_midi(ctx.tonic_pc, t) % 12 for t in range(7)} else [(root, 0.0), (root + 12, 0.0)]
         elif how == "alberti":

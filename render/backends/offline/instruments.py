@@ -105,7 +105,7 @@ _LIST = [
     # bowed strings and voices
     _i("strings", 4.5, 0.3, 0.55, 40, 96, shape="saw", slope=1.1, body="violin", bands=_SUST2(0.25, 0.0, 1.0, 0.15), vib=(5.4, 14, 0.25), ens=(5, 12), noise=(0.02, 0.0)),
     _i("violin", 2.5, 0.12, 0.6, 55, 100, shape="saw", slope=0.7, tilt=2.0, body="violin", bands=_SUST2(0.08, 0.0, 1.0, 0.05), vib=(5.8, 25, 0.3), noise=(0.06, 0.0), scrape=(0.12, 0.03)),
-    _i("fiddle", 2.0, 0.08, 0.6, 55, 96, shape="saw", slope=0.95, bands=_SUST2(0.02, 0.3, 0.8), vib=(6.0, 12, 0.2), noise=(0.02, 0.0)),
+    _i("fiddle", 2.0, 0.08, 0.6, 55, 96, shape="saw", slope=0.7, tilt=2.0, body="violin", bands=_SUST2(0.03, 0.3, 0.85), vib=(6.0, 14, 0.25), noise=(0.07, 0.0), scrape=(0.16, 0.025)),
     _i("cello", 3.0, 0.15, 0.75, 36, 64, shape="saw", slope=1.0, tilt=0.7, body="cello", bands=_SUST2(0.1, 0.0, 1.0, 0.08), vib=(5.0, 20, 0.3), noise=(0.04, 0.0), scrape=(0.1, 0.04), group="other"),
     _i("choir", 4.5, 0.3, 0.7, 48, 79, shape="saw", slope=1.1, formants="aa", bands=[(0, 999, (0.2, 0.0, 1.0))], vib=(5.0, 25, 0.3), ens=(8, 14), noise=(0.03, 0.0)),
     _i("vocal_aa", 3.0, 0.15, 1.1, 53, 81, shape="saw", slope=0.9, formants="aa", bands=[(0, 999, (0.08, 0.0, 1.0))], vib=(5.3, 25, 0.25), noise=(0.01, 0.0)),
