@@ -117,7 +117,7 @@ _LIST = [
     _i("chip_lead", 1.5, 0.01, 0.6, 48, 100, shape="square", nh=60, tilt=3.0, bands=[(0, 999, (0.001, 0.0, 1.0))], random_phase=False),
     _i("moog", 2.0, 0.05, 0.55, 36, 91, shape="saw", slope=1.0, tilt=0.8, bands=_SUST2(0.004, 0.25, 0.6), chorus=0.003),
     _i("acid", 1.0, 0.02, 0.5, 33, 72, shape="saw", slope=0.8, bands=[(0, 3, (0.002, 0.3, 0.5)), (3, 8, (0.002, 0.12, 0.1)), (8, 999, (0.002, 0.05, 0.0))], group="bass"),
-    _i("synth_pad", 4.5, 0.4, 0.5, 45, 88, shape="saw", slope=1.0, tilt=2.0, bands=[(0, 999, (0.15, 0.0, 1.0))], ens=(5, 14), sweep=(300.0, 3000.0, 0.6, 3.0, 0.95)),
+    _i("synth_pad", 4.5, 0.4, 0.5, 45, 88, shape="saw", slope=1.0, tilt=2.0, bands=[(0, 999, (0.15, 0.0, 1.0))], ens=(5, 14), sweep=(300.0, 3000.0, 0.6, 1.6, 0.95)),
     _i("phaser_pad", 4.5, 0.4, 0.5, 48, 84, shape="saw", slope=1.0, tilt=0.9, bands=[(0, 4, (0.3, 0.0, 1.0)), (4, 999, (0.3, 0.0, 1.0))], chorus=0.010, vib=(0.45, 20, 0.0)),
     _i("warm_pad", 4.5, 0.4, 0.55, 45, 84, shape="triangle", tilt=0.6, bands=[(0, 999, (0.4, 0.0, 1.0))], chorus=0.005, vib=(0.25, 8, 0.0)),
     _i("drone_synth", 4.5, 0.5, 0.6, 28, 60, shape="saw", slope=1.3, tilt=0.4, bands=[(0, 999, (0.8, 0.0, 1.0))], chorus=0.003, vib=(0.15, 6, 0.0)),
