@@ -104,6 +104,20 @@ def test_failure_mid_encode_leaves_nothing(tmp_path: Path, segment, monkeypatch:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song.wav", "spool.pcm"]
 
 
+def test_a_stop_raised_by_the_callers_progress_is_not_a_write_error(tmp_path: Path, segment) -> None:
+    class Stop(Exception):  # e.g. a batch stopping: the caller must see its own exception
+        pass
+
+    def stop_while_writing(stage: str, fraction: float) -> None:
+        if stage == "write":
+            raise Stop("the batch is stopping")
+
+    with pytest.raises(Stop):
+        finish([segment], MasterSettings(duration_frames=2 * FS), ExportSettings(formats=("wav",)),
+               tmp_path, "song", TagSet(), progress=stop_while_writing)
+    assert not (tmp_path / "song.wav").exists()
+
+
 def test_atomic_helpers(tmp_path: Path) -> None:
     target = tmp_path / "m.json"
     atomic_write_text(target, '{"a": 1}')

@@ -66,11 +66,12 @@ def finish(
     if not name or Path(name).name != name or name.startswith("."):
         raise ExportError(f"output name {name!r}: must be a plain file stem (no directories, not hidden)")
     export.validate()
+    callback = _Callback(progress)
     try:
         report, writers = master_piece(segments, master, lambda: open_writers(out_dir, name, export, tags),
-                                       output_rate=export.sample_rate, progress=progress)
+                                       output_rate=export.sample_rate, progress=callback if progress else None)
     except Exception as exc:
-        if isinstance(exc, RenderError):
+        if isinstance(exc, RenderError) or exc is callback.raised:  # the caller's own stop is not a write error
             raise
         raise ExportError(f"writing {name} in {out_dir} failed: {exc}",
                           hint="no partial file was left; fix the cause and re-run") from exc
@@ -96,6 +97,20 @@ def _publish(writers: list[Writer], tags: TagSet, loop: Loop | None) -> list[dic
             w.abort()
         raise
     return files
+
+
+class _Callback:
+    """The caller's progress callback, remembering what it raised (e.g. a batch stopping)."""
+
+    def __init__(self, progress: Callable[[str, float], None] | None) -> None:
+        self.progress, self.raised = progress, None
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        try:
+            self.progress(stage, fraction)  # type: ignore[misc]
+        except BaseException as exc:
+            self.raised = exc
+            raise
 
 
 def finish_stem(segments: Sequence[Segment], master: MasterSettings, export: ExportSettings, out_dir: Path,
