@@ -12,12 +12,12 @@ import random
 from dataclasses import dataclass
 
 from .instruments import TAPE
+from .patterns import MACHINE_KITS
 from .style import StyleVector, stable_hash
 
 __all__ = ["Layers", "PhrasePlan", "phrase_plan", "candidate_count", "arrangement_key"]
 
 Layer = tuple[tuple[str, float], ...]
-_ELECTRONIC_KITS = frozenset({"808", "909", "electronic", "chip", "lofi"})
 _PLUCKY = frozenset({"guitar", "nylon", "eguitar", "sitar", "banjo", "mandolin", "harp", "koto", "shamisen", "dulcimer", "harpsichord", "clavichord", "synth_pluck", "piano", "rhodes", "marimba", "vibraphone", "glockenspiel", "kalimba", "steel_drum", "hang", "bell", "chip_lead"})
 
 
@@ -219,7 +219,7 @@ def _layers(style: StyleVector, rng: random.Random, wild: float, k: int, d: floa
     arp = ()
     if (v("arp") > 0.5 and d > 0.45) or d > 0.8:
         names = [n for n, _ in lead if n in _PLUCKY and all(n != h for h, _ in harm)] + [n for n, _ in harm if n in _PLUCKY]
-        if names or style.choice("kit") in _ELECTRONIC_KITS:  # no synth arpeggio in an acoustic palette
+        if names or style.choice("kit") in MACHINE_KITS:  # no synth arpeggio in an acoustic palette
             arp = ((names[0] if names else "synth_pluck", 0.8),)
     drone = _layer(style, "drone_i", rng, wild, k) if v("drone") > 0.3 else ()
     if style.get("swirl") > 0.4:

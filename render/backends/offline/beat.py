@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 
 from .harmony import GROUP_DRUMS
-from .patterns import GROOVES, KITS, vel_of
+from .patterns import GROOVES, KITS, MACHINE_KITS, vel_of
 from .style import stable_hash
 
 __all__ = ["drum_bar", "ACCENT", "keeps_beat"]
@@ -23,8 +23,7 @@ __all__ = ["drum_bar", "ACCENT", "keeps_beat"]
 ACCENT = (1.0, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.45, 0.7, 0.45, 0.6, 0.45, 0.82, 0.45, 0.6, 0.5)
 _PANS = {"kick": 0.0, "snare": 0.05, "hat": 0.3, "ohat": 0.3, "ride": -0.3, "china": -0.4, "perc": -0.35, "perc2": 0.4}
 _LIGHT = frozenset({"hat", "ohat", "ride", "perc", "perc2"})
-_FALLBACK = {"china": "crash"}
-_MACHINES = frozenset({"808", "909", "electronic", "lofi", "chip"})  # drum machines: 16th hats at high density  # a kit without a china plays the groove's china part on its crash
+_FALLBACK = {"china": "crash"}  # a kit without a china plays the groove's china part on its crash
 
 
 def keeps_beat(step: float, bpm: float, role: str = "") -> bool:
@@ -79,7 +78,7 @@ def drum_bar(bar: int, pos: int, plan, ctl, ctx) -> list[tuple]:
         for step, ch in enumerate(pattern):
             vel = vel_of(ch)
             if vel == 0.0 and role == "hat" and step % 2 == 1 and ctl.bpm >= 100:
-                vel = _sixteenth(d, plan.kit in _MACHINES)
+                vel = _sixteenth(d, plan.kit in MACHINE_KITS)
             if (ch == "g" and d < 0.5) or (ch == "o" and d < 0.22 and role in ("kick", "hat")) or vel <= 0.0:
                 continue
             if (step >= fill_from and role != "kick") or not keeps_beat(step, ctl.bpm, role):

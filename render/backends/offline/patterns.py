@@ -7,7 +7,7 @@ Patterns are 16-step strings (one bar of 16th notes). A character gives the velo
 
 from __future__ import annotations
 
-__all__ = ["MAJOR_STEPS", "SCALE_TONIC", "PROGRESSIONS", "GROOVES", "KITS", "BASSLINES", "COMPS", "vel_of"]
+__all__ = ["MAJOR_STEPS", "SCALE_TONIC", "PROGRESSIONS", "GROOVES", "KITS", "MACHINE_KITS", "BASSLINES", "COMPS", "vel_of"]
 
 MAJOR_STEPS = (0, 2, 4, 5, 7, 9, 11)
 
@@ -87,6 +87,9 @@ KITS: dict[str, dict[str, str]] = {
     "chip": {"kick": "kick_chip", "snare": "snare_chip", "hat": "hat_chip", "ohat": "hat_chip", "perc": "snare_chip", "perc2": "hat_chip", "ride": "hat_chip", "crash": "snare_chip"},
     "none": {},
 }
+
+#: The kits that are drum machines (an electronic palette), not a drummer.
+MACHINE_KITS = frozenset({"808", "909", "electronic", "lofi", "chip"})
 
 #: bassline -> (16-step rhythm, chord-tone choice per hit: r=root, f=fifth, o=octave, t=third, s=scale step up, n=approach next root)
 BASSLINES: dict[str, tuple[str, str]] = {

@@ -198,11 +198,11 @@ ALIASES: dict[str, str] = {
     "aria": "opera", "soprano": "opera", "tenor": "opera", "operatic": "opera", "bel": "opera",
     "keyboard": "piano", "pianist": "piano", "pianoforte": "piano", "violinist": "violin", "viola": "violin",
     "cellist": "cello", "harpist": "harp", "guitarist": "guitar", "drummer": "drum", "percussion": "drum",
-    "strum": "guitar", "strumming": "guitar", "acoustic": "acoustic", "rave": "techno", "club": "house",
+    "strum": "guitar", "strumming": "guitar", "rave": "techno", "club": "house",
     "synthwave": "synthpop", "synth": "synthesizer", "synthesiser": "synthesizer", "electro": "electronic", "idm": "electronic", "downtempo": "chillout",
     "hiphop": "hip hop", "rap": "hip hop", "boom": "hip hop", "honky": "country", "western": "country",
-    "americana": "country", "appalachian": "bluegrass", "baroque": "baroque", "bach": "baroque",
-    "mozart": "classical", "beethoven": "classical", "chopin": "piano", "orchestral": "orchestral",
+    "americana": "country", "appalachian": "bluegrass", "bach": "baroque",
+    "mozart": "classical", "beethoven": "classical", "chopin": "piano",
 }
 
 #: Words that modify whatever the prompt names instead of naming a style: a solo, a
