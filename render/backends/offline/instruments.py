@@ -4,7 +4,8 @@
 
 * ``shape``: harmonic spectrum (saw, square, triangle, pluck, organ, reed, sine), or
   ``partials``/``amps`` for inharmonic (struck) instruments; ``slope``, ``pos`` (pluck
-  position), ``even``, ``inharm`` (string stiffness), ``nh`` (max partials), ``tilt``.
+  position), ``even``, ``inharm`` (string stiffness), ``nh`` (max partials), ``tilt``,
+  ``octave`` (level of a second choir of strings an octave up: a harpsichord's 4' stop).
 * ``bands``: ``(lo, hi, (attack_s, decay_s, sustain[, swell_s]))``: partials with ratio
   in ``[lo, hi)`` share that envelope; ``sustain == 0`` means a free decay that gets
   shorter for higher and darker notes.
@@ -74,7 +75,7 @@ _LIST = [
     _i("koto", 2.0, 0.06, 0.85, 50, 91, shape="pluck", pos=0.14, slope=1.05, **_PLUCK3(0.001, 1.3)),
     _i("shamisen", 1.0, 0.04, 0.85, 50, 88, shape="pluck", pos=0.07, slope=0.8, **_PLUCK3(0.001, 0.45), noise=(0.1, 0.008)),
     _i("dulcimer", 2.0, 0.06, 0.85, 50, 93, shape="pluck", pos=0.12, slope=1.0, **_PLUCK3(0.001, 1.6), chorus=0.0015),
-    _i("harpsichord", 1.5, 0.4, 0.8, 41, 89, shape="pluck", pos=0.1, slope=0.3, tilt=5.0, nh=60, **_PLUCK3(0.0005, 1.5, 0.15), chorus=0.0045, body="harpsichord", noise=(0.25, 0.002)),
+    _i("harpsichord", 1.5, 0.4, 0.8, 41, 89, shape="pluck", pos=0.1, slope=0.3, tilt=5.0, nh=60, octave=0.8, **_PLUCK3(0.0005, 4.0, 0.01), chorus=0.0045, body="harpsichord", noise=(0.25, 0.002)),
     _i("clavichord", 1.0, 0.03, 0.85, 45, 86, shape="pluck", pos=0.12, slope=0.9, **_PLUCK3(0.001, 0.7)),
     _i("synth_pluck", 1.0, 0.03, 0.75, 45, 93, shape="saw", slope=1.0, **_PLUCK3(0.001, 0.5)),
     # keys

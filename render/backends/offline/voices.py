@@ -93,6 +93,8 @@ def _spectrum(inst: Instrument, f0: float, bright: float, rng: np.random.Generat
         h = np.arange(1, max(2, nmax + 1), dtype=np.float64)
         ratios = h * np.sqrt(1.0 + sp.get("inharm", 0.0) * h * h)
         amps = _shape_amps(shape, h, sp)
+        if sp.get("octave"):  # a second choir of strings an octave up (a harpsichord's 4' stop)
+            amps[1::2] += sp["octave"] * _shape_amps(shape, h[1::2] / 2.0, sp)
     freqs = ratios * f0
     tilt = sp.get("tilt", 1.0)
     amps = amps * np.exp(-freqs / (_cutoff_hz(bright) * tilt))
