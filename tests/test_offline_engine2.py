@@ -8,7 +8,7 @@ from helpers.offline import SR, render
 
 from render.backends.offline import analyse_prompt
 from render.backends.offline.arrange import phrase_plan
-from render.backends.offline.compose import Controls, EpochContext, _chord_degree, compose_bar
+from render.backends.offline.compose import Controls, EpochContext, _chord_degree, _comp, compose_bar
 from render.backends.offline.harmony import GROUP_DRUMS, GROUP_OTHER
 from render.backends.offline.vocabulary import style_of_prompts
 from render.controls import GenerationConfig as G
@@ -106,6 +106,21 @@ def test_a_named_instrument_leads_over_sparse_accompaniment(name, lead):
     own = sum(n[5] for n in notes if n[2] == lead)
     assert own > 0.5 * sum(n[5] for n in notes if n[1] == GROUP_OTHER)
     assert sum(n[5] for n in notes if n[1] == GROUP_DRUMS) < 0.2 * own
+
+
+def test_a_harp_arpeggiates_over_two_octaves_and_lets_notes_ring():
+    """The harp's accompaniment is a harpist's: up and back over two octaves, each note left
+    ringing to the end of the bar, not a guitarist's broken chord cut off at the next note."""
+    style, _ = style_of_prompts((("Harp", 1.0),))
+    ctx = EpochContext(tonic_pc=0, minor=False, seed=3, epoch=0)
+    plan = phrase_plan(1, style, _ctl(style), ctx)
+    assert plan.comp == "harp" and plan.layers.harm[0][0] == "harp"
+    comp = _comp(9, [0, 2, 4], plan, _ctl(style), ctx)
+    pitches = [n[3] for n in comp]
+    assert max(pitches) - min(pitches) >= 24, pitches
+    assert all(abs(n[0] + n[4] - 16.0) < 1e-6 for n in comp), comp
+    top = pitches.index(max(pitches))
+    assert pitches[: top + 1] == sorted(pitches[: top + 1]) and 0 < top < len(pitches) - 1, pitches
 
 
 def test_every_entry_names_its_role():

@@ -204,6 +204,11 @@ def _comp(bar: int, tones: list[int], plan: PhrasePlan, ctl: Controls, ctx: Epoc
         elif how == "alberti":
             order = [chord[0], chord[-1], chord[len(chord) // 2], chord[-1]]
             pitches = [(order[k % 4], 0.0)]
+        elif how == "harp":  # a harpist's arpeggio: up over two octaves and back, every note left ringing
+            span = [root] + [p + o for o in (0, 12) for p in chord] + [chord[0] + 24]
+            seq = span + span[-2:0:-1]
+            pitches = [(seq[k % len(seq)], 0.0)]
+            dur = 16.0 - step
         else:  # arp
             seq = [root] + chord + [chord[0] + 12]
             pitches = [(seq[k % len(seq)], 0.0)]

@@ -116,6 +116,7 @@ COMPS: dict[str, tuple[str, str]] = {
     "stabs": ("x.....o...o.....", "chord"),
     "skank": ("..x...x...x...x.", "chord"),
     "arp": ("xoxoxoxoxoxoxoxo", "arp"),
+    "harp": ("xoxoxoxoxoxoxoxo", "harp"),
     "strum": ("x...o.o...x.o.o.", "strum"),
     "ballad": ("x...o...o...o...", "arp"),
     "alberti": ("xooooooooooooooo", "alberti"),

@@ -58,7 +58,7 @@ TABLE: dict[str, str] = {
     "Funk Drums": "instrument; drums=1 sync=.7 energy=.75; kit:acoustic*.8 groove:funk*1.3",
     "Glockenspiel": "instrument; bright=.75; lead_i:glockenspiel*1.2 harm_i:glockenspiel*.3",
     "Hang Drum": "instrument; reverb=.55 drums=.3; harm_i:hang*1.2 lead_i:hang*.8 comp:arp*.4",
-    "Harp": "instrument; reverb=.55; harm_i:harp*1.3 lead_i:harp*1 bass_i:harp*.6 comp:arp*.9",
+    "Harp": "instrument; reverb=.55; harm_i:harp*1.3 lead_i:harp*1 bass_i:harp*.6 comp:harp*.9",
     "Kalimba": "instrument; arp=.6; harm_i:kalimba*1.2 lead_i:kalimba*.7",
     "Koto": "instrument; ornament=.4; lead_i:koto*1.2 harm_i:koto*.6",
     "Mandolin": "instrument; lead_i:mandolin*1.1 harm_i:mandolin*.8",
