@@ -103,7 +103,7 @@ def tagger(bank: Path | None, seeds: list[int], quick: bool, jobs: int, work: Pa
     section_jobs = cases.tagger_jobs(cases.TAGGER_PROMPTS, seeds, cases.Durations.for_mode(quick))
     entries, render_s = runner.render_section(section_jobs, work, jobs)
     results = runner.analyse(python, {"tagger": entries}, work)
-    row = report.judge_tagger(results["tagger"], {j.name: j.meta for j in section_jobs})[0]
+    row = report.judge_tagger(results["tagger"], {j.name: j.meta for j in section_jobs}, 0.75 if bank is None else 0.85)[0]
     row.details.append(f"  time: render {render_s:.0f} s, analysis {results['tagger']['seconds']:.0f} s")
     return row
 
@@ -142,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     rows[0].label, rows[1].label = "tagger hit rate, procedural voices", f"tagger hit rate, {bank.name}"
     for row in rows:
         row.details.insert(0, f"  [{row.label}]")
-    rows[1].goal = ">= 85 %"
     print(report.format_table(rows, "lyria-render offline engine: procedural voices vs SoundFont bank"))
     return 0
 

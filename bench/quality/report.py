@@ -27,7 +27,7 @@ def _pct(n: float, d: float) -> str:
     return f"{100.0 * n / d:.0f} %" if d else "n/a"
 
 
-def judge_tagger(res: dict, meta: dict[str, dict]) -> list[Section]:
+def judge_tagger(res: dict, meta: dict[str, dict], goal: float = 0.75) -> list[Section]:
     """(i) rank of a render for its own tag among all renders of its seed (hit = 1st);
     (ii) rank of its own tag among the 50 tags of that render."""
     renders = [{**meta[r["name"]], "tags": r["tags"]} for r in res["renders"]]
@@ -50,8 +50,8 @@ def judge_tagger(res: dict, meta: dict[str, dict]) -> list[Section]:
         tag = next(r["tag"] for r in renders if r["prompt"] == p)
         lines.append(f"  {p:<20} {tag:<12}" + "".join(f" | {cell[p, s]:<40}" for s in seeds))
     figure = f"{hits}/{len(renders)} = {_pct(hits, len(renders))}"
-    return [Section("a. tagger hit rate (own render ranked 1st)", figure, ">= 75 %",
-                   hits >= 0.75 * len(renders), lines)]
+    return [Section("a. tagger hit rate (own render ranked 1st)", figure, f">= {goal:.0%}".replace("%", " %"),
+                   hits >= goal * len(renders), lines)]
 
 
 def _tempo_cell(read: float, bpm: float) -> tuple[bool, str]:

@@ -4,7 +4,8 @@
 no good match and the engine's own voice plays. ``DRUMS`` maps each drum sound to
 ``(kit program, GM drum key)`` (kit 0 = Standard, 24 = Electronic, 25 = TR-808 in GS
 banks) or None. Electronic sounds GM plays badly (the 303, the techno synth bass) keep
-the engine's voice: measured with a tagger, GM's synth bass reads as a guitar.
+the engine's voice: measured with a tagger, GM's synth bass reads as a guitar, its pads
+as "slow", its saw lead as more techno than Techno, and a GM harpsichord as a guitar.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ __all__ = ["PROGRAMS", "DRUMS", "program_for", "drum_for"]
 PROGRAMS: dict[str, int | None] = {
     "guitar": 25, "nylon": 24, "eguitar": 27, "dist_guitar": 30, "slide_guitar": 26,
     "sitar": 104, "tanpura": None, "banjo": 105, "mandolin": 25, "harp": 46, "koto": 107,
-    "shamisen": 106, "dulcimer": 15, "harpsichord": 6, "clavichord": 7, "synth_pluck": 84,
+    "shamisen": 106, "dulcimer": 15, "harpsichord": None, "clavichord": 7, "synth_pluck": 84,
     "piano": 0, "rhodes": 4, "organ": 16, "accordion": 21, "harmonica": 22,
     "marimba": 12, "vibraphone": 11, "glockenspiel": 9, "kalimba": 108, "steel_drum": 114,
     "hang": None, "bell": 14,
@@ -24,8 +25,8 @@ PROGRAMS: dict[str, int | None] = {
     "sax": 65, "trumpet": 56, "brass": 61, "tuba": 58, "bagpipe": 109,
     "strings": 48, "violin": 40, "fiddle": 110, "cello": 42, "choir": 52, "vocal_aa": 52,
     "vocal_oo": 53, "mellotron": 49,
-    "synth_lead": 81, "supersaw": 81, "chip_lead": 80, "moog": 81, "acid": None,
-    "synth_pad": 89, "phaser_pad": 90, "warm_pad": 89, "drone_synth": 95,
+    "synth_lead": 81, "supersaw": None, "chip_lead": 80, "moog": 81, "acid": None,
+    "synth_pad": None, "phaser_pad": None, "warm_pad": 89, "drone_synth": 95,
     "bagpipe_drone": 109, "didgeridoo": None,
     "bass_e": 33, "bass_pick": 34, "bass_upright": 32, "bass_synth": None, "moog_bass": 39,
     "wobble_bass": 39, "bass_808": None, "chip_bass": None,

@@ -27,7 +27,7 @@ TABLE: dict[str, str] = {
     "Bagpipes": "instrument; drone=.8 minor=.2 bright=.65; lead_i:bagpipe*1.3 drone_i:bagpipe_drone*1.2 prog:celtic*.4",
     "Harpsichord": "instrument; legato=.2; harm_i:harpsichord*1.2 lead_i:harpsichord*.9 bass_i:harpsichord*.8 comp:alberti*.8 prog:baroque*.8 bassline:walking*.5",
     "808 Hip Hop Beat": "instrument; tempo=90 drums=1 energy=.65 swing=.15; kit:808*1.3 groove:boombap*1.2 bass_i:bass_808*1 bassline:sub*.6",
-    "Sitar": "instrument; ornament=.8 drone=.8 minor=.55 drums=.6 perc=.6 tempo=90; lead_i:sitar*1.5 drone_i:tanpura*1 kit:tabla*.8 groove:afro*.5 comp:none*.6 bass_i:none*.8 prog:static*.6",
+    "Sitar": "instrument; ornament=.8 drone=.8 minor=.55 drums=0 perc=.2 tempo=90; lead_i:sitar*1.5 drone_i:tanpura*1 kit:tabla*.8 groove:afro*.5 comp:none*.6 bass_i:none*.8 prog:static*.6",
     "Harmonica": "instrument; lead_i:harmonica*1.3 prog:blues*.3",
     "Didgeridoo": "instrument; drone=.9 perc=.3; drone_i:didgeridoo*1.5",
     "Woodwinds": "instrument; lead_i:flute*.8 lead_i:clarinet*.7 harm_i:woodwinds*1 pad_i:woodwinds*.4",
