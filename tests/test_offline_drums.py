@@ -125,6 +125,20 @@ def test_metal_plays_a_double_kick_a_backbeat_and_cymbal_accents():
     assert {0.0, 8.0} <= _steps(notes, "crash")
 
 
+def test_country_plays_a_train_beat_and_bluegrass_no_drums():
+    """Country: kick on 1 and 3, brushed 16ths accented on 2 and 4; bluegrass bands have no drummer."""
+    style, _ = style_of_prompts((("Country", 1.0),))
+    plan = phrase_plan(1, style, _ctl(), CTX)
+    assert (plan.groove, plan.kit) == ("train", "brush")
+    notes = drum_bar(1, 1, plan, _ctl(bpm=112, density=0.5), CTX)
+    kick, snare = KITS["brush"]["kick"], KITS["brush"]["snare"]
+    assert {0.0, 8.0} <= _steps(notes, kick)
+    hits = {n[0]: n[5] for n in notes if n[2] == snare}
+    assert len(hits) >= 8 and min(hits[4.0], hits[12.0]) > 2 * max(v for k, v in hits.items() if k % 4)
+    style, _ = style_of_prompts((("Bluegrass", 1.0),))
+    assert phrase_plan(1, style, _ctl(), CTX).drums_level == 0.0
+
+
 @pytest.mark.parametrize(("groove", "kit"), [("four", "909"), ("backbeat", "acoustic"), ("metal", "rock")])
 def test_density_adds_drum_onsets(groove, kit):
     counts = [len({(n[0], n[2]) for n in drum_bar(1, 1, _plan(groove, kit), _ctl(density=d), CTX)}) for d in (0.1, 0.5, 0.9)]

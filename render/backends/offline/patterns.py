@@ -61,6 +61,7 @@ GROOVES: dict[str, dict[str, str]] = {
     "swing": {"ride": "x...x.ox...x.ox.", "hat": "....x.......x...", "kick": "x...g...x...g...", "snare": "......g.......g."},
     "shuffle": {"kick": "x.......x.......", "snare": "....x.......x...", "hat": "x.ox.ox.x.ox.ox."},
     "march": {"kick": "x.......x.......", "snare": "x.ox.ox.x.ox.oxo", "ride": "....x.......x..."},
+    "train": {"kick": "x.......x.......", "snare": "gggoxgggggggxggo", "hat": "....x.......x..."},
     "polka": {"kick": "x...x...x...x...", "snare": "..x...x...x...x.", "hat": "..g...g...g...g."},
     "dembow": {"kick": "x...x...x...x...", "snare": "...x..x....x..x.", "hat": "x.o.x.o.x.o.x.o."},
     "afro": {"kick": "x.....o...x..o..", "snare": "....x.......x...", "perc": "x.xx.x.xx.x.x.xx", "hat": "x.oox.oox.oox.oo"},

@@ -17,7 +17,7 @@ TABLE: dict[str, str] = {
     "Baroque": "genre; tempo=100 energy=.4 drums=0 arp=.8 ext=.1 minor=.5 reverb=.45 pad=.7; kit:none groove:none prog:baroque bassline:walking comp:alberti harm_i:harpsichord lead_i:violin bass_i:cello pad_i:strings",
     "Chiptune": "genre; tempo=150 energy=.75 bright=.8 arp=.9 reverb=.05 minor=.4; kit:chip groove:four prog:pop bassline:octave comp:arp harm_i:chip_lead lead_i:chip_lead bass_i:chip_bass pad_i:none",
     "Indie Pop": "genre; tempo=118 energy=.6 bright=.6 minor=.35 reverb=.4; kit:acoustic groove:backbeat prog:pop bassline:eighths comp:strum harm_i:rhodes*1 harm_i:eguitar*.4 lead_i:vocal_aa bass_i:bass_e pad_i:warm_pad",
-    "Bluegrass": "genre; tempo=140 energy=.65 minor=.1 bright=.6 drums=.3 arp=.7; kit:brush groove:polka prog:celtic bassline:oompah comp:strum harm_i:guitar lead_i:banjo*1 lead_i:fiddle*.6 bass_i:bass_upright",
+    "Bluegrass": "genre; tempo=118 energy=.65 minor=.1 bright=.6 drums=0 arp=.2; kit:brush groove:polka prog:celtic bassline:oompah comp:arp harm_i:banjo*1 harm_i:guitar*.4 lead_i:fiddle*1 bass_i:bass_upright",
     "Heavy Metal": "genre; tempo=150 energy=.95 drive=1 bright=.55 minor=.9 drums=1 sync=.3; kit:rock groove:metal prog:epic bassline:eighths comp:chug harm_i:dist_guitar lead_i:dist_guitar bass_i:bass_pick",
     "Contemporary R&B": "genre; tempo=92 energy=.5 ext=.8 minor=.6 swing=.2 reverb=.4 sync=.6; kit:808 groove:half prog:gospel bassline:sub comp:sustain harm_i:rhodes lead_i:synth_lead bass_i:bass_808 pad_i:warm_pad",
     "Reggaeton": "genre; tempo=95 energy=.75 minor=.7 sync=.5; kit:808 groove:dembow prog:minor_pop bassline:sub comp:stabs harm_i:synth_pluck lead_i:synth_lead bass_i:bass_808",
@@ -124,7 +124,7 @@ TABLE: dict[str, str] = {
     "Vaporwave": "genre; tempo=84 wobble=.8 reverb=.7 ext=.8 bright=.35 echo=.4; kit:electronic groove:half prog:jazz bassline:roots comp:sustain harm_i:rhodes pad_i:warm_pad lead_i:sax bass_i:bass_synth",
     "Ambient": "genre; tempo=70 energy=.15 density=.25 drums=.05 pad=1 reverb=.85 lead=.3 echo=.5; kit:none groove:none prog:static bassline:drone comp:sustain pad_i:synth_pad harm_i:synth_pad lead_i:bell",
     "Blues": "genre; tempo=90 swing=.45 minor=.3 ornament=.3; kit:brush groove:shuffle prog:blues bassline:walking comp:stabs harm_i:piano lead_i:harmonica*.6 lead_i:slide_guitar*.6 bass_i:bass_upright",
-    "Country": "genre; tempo=112 minor=.1 energy=.6; kit:brush groove:polka prog:pop bassline:oompah comp:arp harm_i:banjo*1 harm_i:guitar*.4 lead_i:fiddle*.6 lead_i:slide_guitar*.6 bass_i:bass_e",
+    "Country": "genre; tempo=112 minor=.1 energy=.6 drums=.35; kit:brush groove:train prog:pop bassline:oompah comp:arp harm_i:banjo*1 harm_i:guitar*.4 lead_i:fiddle*.6 lead_i:slide_guitar*.3 bass_i:bass_e",
     "Gospel": "genre; tempo=96 ext=.7 minor=.2 choir=.7 energy=.65; kit:acoustic groove:backbeat prog:gospel bassline:walking comp:sustain harm_i:organ pad_i:choir lead_i:piano bass_i:bass_e",
     "Cinematic": "genre; tempo=90 pad=.9 reverb=.7 energy=.55 minor=.7 legato=.7; kit:orchestral groove:ballad prog:epic bassline:roots comp:sustain harm_i:strings pad_i:strings lead_i:brass bass_i:cello",
     # --- moods and textures ------------------------------------------------------
