@@ -178,13 +178,17 @@ def test_a_prompt_of_unknown_words_sounds_like_one_coherent_genre():
         assert any(picks == {c: g.style.choice(c) for c in picks} for g in genres), (word, picks)
 
 
-def _layers(prompt: str):
+def _plan(prompt: str):
     from render.backends.offline.arrange import phrase_plan
     from render.backends.offline.compose import Controls, EpochContext
 
     style, _ = style_of_prompts(((prompt, 1.0),))
     ctl = Controls(density=0.5, brightness=0.5, guidance=4.0, temperature=1.1, top_k=40, mode="QUALITY")
-    return phrase_plan(1, style, ctl, EpochContext(tonic_pc=0, minor=False, seed=1, epoch=0)).layers
+    return phrase_plan(1, style, ctl, EpochContext(tonic_pc=0, minor=False, seed=1, epoch=0))
+
+
+def _layers(prompt: str):
+    return _plan(prompt).layers
 
 
 def test_a_solo_instrument_and_its_ensemble_are_arranged_differently():
@@ -197,3 +201,20 @@ def test_a_solo_instrument_and_its_ensemble_are_arranged_differently():
 def test_no_synth_arpeggio_in_an_acoustic_palette():
     baroque = _layers("Baroque")
     assert baroque.arp and baroque.arp[0][0] == "harpsichord"
+
+
+
+@pytest.mark.parametrize("prompt", ["Orchestral Score", "Symphony", "Strings", "String Quartet", "Bluegrass"])
+def test_an_orchestra_a_string_section_and_a_string_band_play_without_a_drum_kit(prompt):
+    """No pop drum groove under an orchestra or a string band (shakers and a march snare under
+    a symphony read as "ambient", not "classical", to the tagger); the cellos walk instead."""
+    plan = _plan(prompt)
+    assert plan.drums_level == 0.0
+    if prompt != "Bluegrass":
+        assert plan.layers.bass[0][0] == "cello" and plan.bassline == "walking"
+
+
+@pytest.mark.parametrize("prompt", ["Synthesizer", "Synth Pads", "Analog Synth"])
+def test_a_synthesizer_prompt_is_synths_alone_over_a_pad(prompt):
+    plan = _plan(prompt)
+    assert plan.drums_level == 0.0 and plan.layers.pad and plan.layers.pad[0][0] == "synth_pad"
