@@ -2,10 +2,11 @@
 
 ``PROGRAMS`` maps each pitched instrument to a GM program (0-127) or None where GM has
 no good match and the engine's own voice plays. ``DRUMS`` maps each drum sound to
-``(kit program, GM drum key)`` (kit 0 = Standard, 24 = Electronic, 25 = TR-808 in GS
-banks) or None. Electronic sounds GM plays badly (the 303, the techno synth bass) keep
-the engine's voice: measured with a tagger, GM's synth bass reads as a guitar, its pads
-as "slow", its saw lead as more techno than Techno, and a GM harpsichord as a guitar.
+``(kit program, GM drum key)`` (kit 0 = Standard, 25 = TR-808 in GS banks) or None.
+Sounds GM plays badly keep the engine's voice. Measured with the tagger of
+bench/soundfont.py on FluidR3_GM: GM's synth bass and harpsichord read as guitars, its pads
+as "slow", its saw leads and Electronic (909) kit turned pop and EDM into techno, and its
+distortion guitar, unlike the engine's amp-modelled one, read as techno, not rock or metal.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .instruments import TAPE
 __all__ = ["PROGRAMS", "DRUMS", "program_for", "drum_for"]
 
 PROGRAMS: dict[str, int | None] = {
-    "guitar": 25, "nylon": 24, "eguitar": 27, "dist_guitar": 30, "slide_guitar": 26,
+    "guitar": 25, "nylon": 24, "eguitar": 27, "dist_guitar": None, "slide_guitar": 26,
     "sitar": 104, "tanpura": None, "banjo": 105, "mandolin": 25, "harp": 46, "koto": 107,
     "shamisen": 106, "dulcimer": 15, "harpsichord": None, "clavichord": 7, "synth_pluck": 84,
     "piano": 0, "rhodes": 4, "organ": 16, "accordion": 21, "harmonica": 22,
@@ -25,18 +26,18 @@ PROGRAMS: dict[str, int | None] = {
     "sax": 65, "trumpet": 56, "brass": 61, "tuba": 58, "bagpipe": 109,
     "strings": 48, "violin": 40, "fiddle": 110, "cello": 42, "choir": 52, "vocal_aa": 52,
     "vocal_oo": 53, "mellotron": 49,
-    "synth_lead": 81, "supersaw": None, "chip_lead": 80, "moog": 81, "acid": None,
+    "synth_lead": None, "supersaw": None, "chip_lead": 80, "moog": None, "acid": None,
     "synth_pad": None, "phaser_pad": None, "warm_pad": 89, "drone_synth": 95,
     "bagpipe_drone": 109, "didgeridoo": None,
     "bass_e": 33, "bass_pick": 34, "bass_upright": 32, "bass_synth": None, "moog_bass": 39,
     "wobble_bass": 39, "bass_808": None, "chip_bass": None,
 }
 
-_STD, _ELEC, _808 = 0, 24, 25
+_STD, _808 = 0, 25
 DRUMS: dict[str, tuple[int, int] | None] = {
-    "kick": (_STD, 36), "kick_rock": (_STD, 36), "kick_808": (_808, 36), "kick_909": (_ELEC, 36),
+    "kick": (_STD, 36), "kick_rock": (_STD, 36), "kick_808": (_808, 36), "kick_909": None,
     "kick_lofi": None, "kick_chip": None, "bass_drum": (_STD, 35), "timpani": None,
-    "snare": (_STD, 38), "snare_rock": (_STD, 40), "snare_808": (_808, 38), "snare_909": (_ELEC, 40),
+    "snare": (_STD, 38), "snare_rock": (_STD, 40), "snare_808": (_808, 38), "snare_909": None,
     "snare_march": (_STD, 38), "snare_lofi": None, "snare_chip": None, "brush": None,
     "rim": (_STD, 37), "clap": (_STD, 39), "hat": (_STD, 42), "hat_808": (_808, 42),
     "hat_lofi": None, "hat_chip": None, "ohat": (_STD, 46), "ride": (_STD, 51),
@@ -44,7 +45,7 @@ DRUMS: dict[str, tuple[int, int] | None] = {
     "conga_lo": (_STD, 64), "bongo": (_STD, 60), "djembe": (_STD, 64), "djembe_slap": (_STD, 62),
     "tabla_na": None, "tabla_ti": None, "tabla_ge": None, "cowbell": (_STD, 56),
     "clave": (_STD, 75), "glitch": None,
-    "hat_909": (_ELEC, 42), "ohat_909": (_ELEC, 46), "ride_909": (_ELEC, 51), "crash_909": (_ELEC, 49),
+    "hat_909": None, "ohat_909": None, "ride_909": None, "crash_909": None,
     "china": (_STD, 52), "tom_hi": (_STD, 50), "tom_lo": (_STD, 41),
 }
 
