@@ -76,6 +76,17 @@ def test_harpsichord_4_foot_choir_strengthens_the_even_harmonics():
     assert np.all(np.abs(gain[2::2] - 1.0) < 0.15), gain
 
 
+def test_a_synth_pluck_is_a_short_blip_not_a_ringing_string():
+    """An electronic pluck dies within a fraction of a second (a string rings on for a second
+    or more: the old Karplus-Strong pluck read as a guitar to the tagger)."""
+    midi = 60
+    x = _note("synth_pluck", midi)
+    rms = lambda a, b: float(np.sqrt(np.mean(x[int(a * SR) : int(b * SR)] ** 2)) + 1e-12)  # noqa: E731
+    assert 20 * np.log10(rms(0.45, 0.5) / rms(0.0, 0.05)) < -15
+    guitar = _note("guitar", midi)
+    assert np.sqrt(np.mean(guitar[int(0.45 * SR) : int(0.5 * SR)] ** 2)) > 0.5 * np.sqrt(np.mean(guitar[: int(0.05 * SR)] ** 2))
+
+
 def test_ensemble_strings_spread_each_partial():
     """The strings section is several detuned voices: its partials are wider than one voice's."""
     midi = 64

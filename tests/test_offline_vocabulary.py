@@ -218,3 +218,9 @@ def test_an_orchestra_a_string_section_and_a_string_band_play_without_a_drum_kit
 def test_a_synthesizer_prompt_is_synths_alone_over_a_pad(prompt):
     plan = _plan(prompt)
     assert plan.drums_level == 0.0 and plan.layers.pad and plan.layers.pad[0][0] == "synth_pad"
+
+
+@pytest.mark.parametrize(("prompt", "lead"), [("Celtic Harp", "harp"), ("Baroque Harpsichord", "harpsichord"), ("Jazz Trumpet", "trumpet")])
+def test_an_instrument_named_with_a_genre_leads_it(prompt, lead):
+    """"Celtic Harp" is a harp playing Celtic music, not a Celtic band with a harp in it."""
+    assert _layers(prompt).lead[0][0] == lead

@@ -77,7 +77,7 @@ _LIST = [
     _i("dulcimer", 2.0, 0.06, 0.85, 50, 93, shape="pluck", pos=0.12, slope=1.0, **_PLUCK3(0.001, 1.6), chorus=0.0015),
     _i("harpsichord", 1.5, 0.4, 0.8, 41, 89, shape="pluck", pos=0.1, slope=0.3, tilt=5.0, nh=60, octave=0.8, **_PLUCK3(0.0005, 4.0, 0.01), chorus=0.0045, body="harpsichord", noise=(0.25, 0.002)),
     _i("clavichord", 1.0, 0.03, 0.85, 45, 86, shape="pluck", pos=0.12, slope=0.9, **_PLUCK3(0.001, 0.7)),
-    _i("synth_pluck", 1.0, 0.03, 0.75, 45, 93, shape="saw", slope=1.0, **_PLUCK3(0.001, 0.5)),
+    _i("synth_pluck", 1.0, 0.03, 0.75, 45, 93, shape="saw", slope=1.0, bands=[(0, 3, (0.002, 0.25, 0.0)), (3, 999, (0.002, 0.08, 0.0))], chorus=0.006),
     # keys
     _i("piano", 3.0, 0.12, 0.9, 33, 100, shape="pluck", pos=0.12, slope=1.35, inharm=0.0004, **_PLUCK3(0.002, 2.6), noise=(0.03, 0.01)),
     _i("rhodes", 2.5, 0.12, 0.9, 36, 96, partials=[1, 2, 3, 7.2, 14.0], amps=[1, 0.25, 0.08, 0.22, 0.06], bands=[(0, 2.5, (0.002, 2.5, 0.0)), (2.5, 999, (0.001, 0.12, 0.0))], random_phase=False),

@@ -209,12 +209,19 @@ def _unknown_word_style(word: str) -> StyleVector:
     return blend([(genre, 0.7), (word_style(word, {}), 0.3)], with_default=False)
 
 
+#: How much more a named instrument counts than the genre or mood named beside it in one
+#: prompt: "Celtic Harp" is a harp playing Celtic music, not a Celtic band with a harp in it.
+INSTRUMENT_LEAD = 2.0
+
+
 def _prompt_style(text: str) -> tuple[StyleVector, PromptMatch]:
     """The prompt's style: its matches blended by score. Unknown words only nudge the
     parameters of a prompt that matched something; alone, each picks a coherent genre.
     Modifier words then set their parameters ("solo" makes the named instrument solo)."""
     match = analyse_prompt(text)
-    parts = [(VOCABULARY[name].style, score) for name, score in match.matches]
+    kinds = {VOCABULARY[name].kind for name, _ in match.matches}
+    lead = INSTRUMENT_LEAD if "instrument" in kinds and len(kinds) > 1 else 1.0  # "Celtic Harp": the harp leads
+    parts = [(VOCABULARY[name].style, score * (lead if VOCABULARY[name].kind == "instrument" else 1.0)) for name, score in match.matches]
     if parts:
         parts += [(word_style(w, {}), 0.12) for w in match.unmatched]
     else:
