@@ -204,12 +204,14 @@ def test_no_synth_arpeggio_in_an_acoustic_palette():
 
 
 
-@pytest.mark.parametrize("prompt", ["Orchestral Score", "Symphony", "Strings", "String Quartet", "Bluegrass"])
+@pytest.mark.parametrize("prompt", ["Orchestral Score", "Symphony", "Classical Music", "Strings", "String Quartet", "Bluegrass"])
 def test_an_orchestra_a_string_section_and_a_string_band_play_without_a_drum_kit(prompt):
     """No pop drum groove under an orchestra or a string band (shakers and a march snare under
     a symphony read as "ambient", not "classical", to the tagger); the cellos walk instead."""
     plan = _plan(prompt)
     assert plan.drums_level == 0.0
+    if prompt in ("Classical Music", "Orchestral Score"):
+        assert plan.layers.pad and plan.layers.pad[0][0] == "strings"  # the string section sustains
     if prompt != "Bluegrass":
         assert plan.layers.bass[0][0] == "cello" and plan.bassline == "walking"
 

@@ -160,7 +160,7 @@ TABLE: dict[str, str] = {
     "Jazz": "genre; tempo=130 swing=.6 ext=.9 energy=.5; kit:brush groove:swing prog:jazz bassline:walking comp:stabs harm_i:piano lead_i:sax bass_i:bass_upright",
     "Hip Hop": "genre; tempo=90 energy=.65 swing=.2 minor=.7; kit:808 groove:boombap prog:minor_pop bassline:sub comp:stabs harm_i:piano lead_i:synth_lead bass_i:bass_808",
     "Electronic": "genre; tempo=124 energy=.7 bright=.6; kit:909 groove:four prog:minor_pop bassline:syncop comp:arp harm_i:synth_pluck lead_i:synth_lead pad_i:synth_pad bass_i:bass_synth",
-    "Classical": "genre; tempo=96 drums=0 reverb=.55 legato=.6; kit:none groove:none prog:baroque bassline:roots comp:alberti harm_i:piano lead_i:violin pad_i:strings bass_i:cello",
+    "Classical": "genre; tempo=96 drums=0 reverb=.55 legato=.6 pad=.7; kit:none groove:none prog:baroque bassline:walking comp:alberti harm_i:piano lead_i:violin pad_i:strings bass_i:cello",
     "Soul": "genre; tempo=98 ext=.6 energy=.6; kit:acoustic groove:backbeat prog:gospel bassline:funk comp:stabs harm_i:organ lead_i:brass bass_i:bass_e",
     "Folk": "genre; tempo=100 energy=.45 drums=.3; kit:brush groove:backbeat prog:celtic bassline:roots comp:strum harm_i:guitar lead_i:harmonica*.5 lead_i:fiddle*.5 bass_i:bass_upright",
     "House": "genre; tempo=124 energy=.75; kit:909 groove:four prog:house bassline:syncop comp:stabs harm_i:piano lead_i:synth_lead bass_i:bass_synth",
