@@ -13,6 +13,7 @@ Run it with the project's python (``make bench`` runs every bench/*.py):
     .venv/bin/python bench/engine_quality.py            # full: about 10 min on 2 cores
     .venv/bin/python bench/engine_quality.py --quick    # shorter renders: a few minutes
     .venv/bin/python bench/engine_quality.py --sections tagger --prompt-set heldout --seeds 11,12
+    .venv/bin/python bench/engine_quality.py --sections tagger --prompt-set fresh --seeds 3,4
     .venv/bin/python bench/engine_quality.py --prompts "Mandolin=guitar,Opera=opera" --seeds 7
 
 The analysis venv is ``$LYRIA_RENDER_ANALYSIS_VENV`` or ``.analysis-venv`` in the repository,
