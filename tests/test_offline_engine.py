@@ -115,13 +115,14 @@ def test_guidance_and_diversity_control_variation_between_phrases():
     seconds = 8 * 4 * 60 / 180 * 5 + 0.1
     var = {}
     for label, cfg in {
-        "g0": G(bpm=180, density=0.6, guidance=0.0, temperature=2.0, seed=1),
-        "g3": G(bpm=180, density=0.6, guidance=3.0, temperature=2.0, seed=1),
-        "g6": G(bpm=180, density=0.6, guidance=6.0, temperature=2.0, seed=1),
-        "quality": G(bpm=180, density=0.6, seed=1),
-        "diversity": G(bpm=180, density=0.6, music_generation_mode="DIVERSITY", seed=1),
-    }.items():
-        var[label] = _phrase_variation(render(MIX4, cfg, seconds)[0], 180)
+        "g0": dict(guidance=0.0, temperature=2.0),
+        "g3": dict(guidance=3.0, temperature=2.0),
+        "g6": dict(guidance=6.0, temperature=2.0),
+        "quality": {},
+        "diversity": dict(music_generation_mode="DIVERSITY"),
+    }.items():  # averaged over three seeds: one seed's phrases can vary more or less by chance
+        var[label] = float(np.mean([_phrase_variation(render(MIX4, G(bpm=180, density=0.6, seed=seed, **cfg), seconds)[0], 180)
+                                    for seed in (1, 2, 3)]))
     assert var["g0"] > var["g3"] > var["g6"], var
     assert var["diversity"] > 1.2 * var["quality"], var  # QUALITY's sections (intro, A, B, breakdown) vary too
 

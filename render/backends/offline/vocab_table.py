@@ -16,7 +16,7 @@ TABLE: dict[str, str] = {
     "Polka": "genre; tempo=150 energy=.7 minor=.1 bright=.6 sync=0; kit:march groove:polka prog:pop bassline:oompah comp:stabs harm_i:accordion lead_i:clarinet bass_i:tuba",
     "Baroque": "genre; tempo=100 energy=.4 drums=0 arp=.8 ext=.1 minor=.5 reverb=.45 pad=.7; kit:none groove:none prog:baroque bassline:walking comp:alberti harm_i:harpsichord lead_i:violin bass_i:cello pad_i:strings",
     "Chiptune": "genre; tempo=150 energy=.75 bright=.8 arp=.9 reverb=.05 minor=.4; kit:chip groove:four prog:pop bassline:octave comp:arp harm_i:chip_lead lead_i:chip_lead bass_i:chip_bass pad_i:none",
-    "Indie Pop": "genre; tempo=118 energy=.6 bright=.6 minor=.35 reverb=.4; kit:acoustic groove:backbeat prog:pop bassline:eighths comp:strum harm_i:rhodes*1 harm_i:eguitar*.4 lead_i:vocal_aa bass_i:bass_e pad_i:warm_pad",
+    "Indie Pop": "genre; tempo=118 energy=.6 bright=.6 minor=.35 reverb=.4 pad=.6; kit:acoustic groove:backbeat prog:pop bassline:eighths comp:arp harm_i:synth_pluck*1 harm_i:eguitar*.4 lead_i:vocal_aa bass_i:bass_e pad_i:warm_pad",
     "Bluegrass": "genre; tempo=118 energy=.65 minor=.1 bright=.6 drums=0 arp=.2; kit:brush groove:polka prog:celtic bassline:oompah comp:arp harm_i:banjo*1 harm_i:guitar*.4 lead_i:fiddle*1 bass_i:bass_upright",
     "Heavy Metal": "genre; tempo=150 energy=.95 drive=1 bright=.55 minor=.9 drums=1 sync=.3; kit:rock groove:metal prog:epic bassline:eighths comp:chug harm_i:dist_guitar lead_i:dist_guitar bass_i:bass_pick",
     "Contemporary R&B": "genre; tempo=92 energy=.5 ext=.8 minor=.6 swing=.2 reverb=.4 sync=.6; kit:808 groove:half prog:gospel bassline:sub comp:sustain harm_i:rhodes lead_i:synth_lead bass_i:bass_808 pad_i:warm_pad",
