@@ -50,7 +50,7 @@ def judge_tagger(res: dict, meta: dict[str, dict], goal: float = 0.75) -> list[S
         tag = next(r["tag"] for r in renders if r["prompt"] == p)
         lines.append(f"  {p:<20} {tag:<12}" + "".join(f" | {cell[p, s]:<40}" for s in seeds))
     figure = f"{hits}/{len(renders)} = {_pct(hits, len(renders))}"
-    return [Section("a. tagger hit rate (own render ranked 1st)", figure, f">= {goal:.0%}".replace("%", " %"),
+    return [Section("a. tagger hit rate (own render ranked 1st)", figure, f">= {goal * 100:.0f} %",
                    hits >= goal * len(renders), lines)]
 
 

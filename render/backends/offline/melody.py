@@ -62,8 +62,9 @@ def _weighted_sample(rng: random.Random, items: list[int], weights: list[float],
 
 
 
-#: Where a lead instrument's melodies sit when its range alone would put them too high
-#: (a guitar sings around E4, not D5); other instruments centre on D5 or mid-range.
+#: Where a lead instrument's melodies sit when its range alone would misplace them (a
+#: guitar sings around E4, not D5; a harp's melody rings above its arpeggios, around E5);
+#: other instruments centre on D5 or mid-range.
 _HOME = {"guitar": 64, "nylon": 64, "eguitar": 67, "dist_guitar": 64, "slide_guitar": 67, "banjo": 67,
          "mandolin": 72, "harp": 76, "sitar": 67, "vocal_aa": 69, "vocal_oo": 67, "choir": 67}
 
