@@ -229,7 +229,11 @@ def run_cluster(to_run: list[Any], tasks: list[JobTask], run: Any, backend: str)
                 skip.set()
                 _collect(futures, tracker, deadline=time.monotonic() + STOP_GRACE_S)
         finally:
-            client.cancel([f for f in futures if not f.done()])
+            unfinished = [f for f in futures if not f.done()]
+            if unfinished:  # leaving early (an error, or Ctrl-C past the grace): no job may run on
+                stop.set()  # unwatched, holding a worker thread or a Lyria slot; spools are kept
+                skip.set()
+            client.cancel(unfinished)
             tracker.drain()
             client.unsubscribe_topic(topic)
 

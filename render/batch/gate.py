@@ -10,12 +10,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from render.errors import TransientBackendError
+
 from .worker import JobStopped
 
 __all__ = ["ClusterGate"]
 
 #: Longest single wait on the semaphore before the stop flag is looked at again.
 POLL_S = 0.5
+#: Longest wait for the shared last-start time, which the client sets before any job runs.
+VARIABLE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,23 @@ class ClusterGate:
             if self._stopping():
                 raise JobStopped("the batch is stopping")
         try:
-            with lock:
-                previous = float(last.get())
+            while not lock.acquire(timeout=POLL_S):  # every wait on the scheduler is bounded
+                if self._stopping():
+                    raise JobStopped("the batch is stopping")
+            try:
+                try:
+                    previous = float(last.get(timeout=VARIABLE_TIMEOUT_S))
+                except TimeoutError:
+                    raise TransientBackendError(f"the cluster's session gate gave no last start time within "
+                                                f"{VARIABLE_TIMEOUT_S:g} s") from None
                 while previous + self.stagger_s > time.time():
                     if self._stopping():
                         raise JobStopped("the batch is stopping")
                     time.sleep(max(0.0, min(previous + self.stagger_s - time.time(), POLL_S)))
                 now = time.time()
                 last.set(now)
+            finally:
+                lock.release()
             _audit(self.name, now)
         except BaseException:
             semaphore.release()

@@ -154,7 +154,8 @@ async def open_session(backend: Backend, gate: Any, timeout_s: float,
         try:
             await asyncio.wait_for(_enter_gate(gate, stack), gate_timeout_s)
         except (TimeoutError, asyncio.TimeoutError):
-            raise TransientBackendError(f"the session gate gave no slot within {gate_timeout_s:g} s") from None
+            within = f" within {gate_timeout_s:g} s" if gate_timeout_s is not None else ""
+            raise TransientBackendError(f"the session gate gave no slot{within}") from None
         try:
             session = await asyncio.wait_for(stack.enter_async_context(backend.connect()), timeout_s)
         except (TimeoutError, asyncio.TimeoutError):
