@@ -226,3 +226,11 @@ def test_a_synthesizer_prompt_is_synths_alone_over_a_pad(prompt):
 def test_an_instrument_named_with_a_genre_leads_it(prompt, lead):
     """"Celtic Harp" is a harp playing Celtic music, not a Celtic band with a harp in it."""
     assert _layers(prompt).lead[0][0] == lead
+
+
+@pytest.mark.parametrize("prompt", ["Drums", "Rock Drums", "Jazz Drums"])
+def test_a_drum_kit_named_with_a_genre_is_the_kit_alone(prompt):
+    """"Rock Drums" is a rock groove on the kit, not a rock band whose guitar plays the tune."""
+    plan = _plan(prompt)
+    assert plan.drums_level > 0.5 and not plan.layers.lead and not plan.layers.harm
+    assert analyse_prompt(prompt).roles[0] == ("Drums", "featured drums")

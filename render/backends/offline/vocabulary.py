@@ -118,8 +118,10 @@ _PARTS = (("kit", "drums"), ("bass_i", "bass"), ("lead_i", "lead"), ("harm_i", "
 
 
 def _featured(cats: dict[str, dict[str, float]]) -> str:
-    """The part an instrument entry features: the category with its strongest vote."""
-    best = max(((max(cats[c].values()), part) for c, part in _PARTS if cats.get(c)), default=(0.0, ""))
+    """The part an instrument entry features: the category with its strongest vote for an
+    instrument ("lead_i:none" silences the lead, it features nothing)."""
+    votes = ((max((w for o, w in cats.get(c, {}).items() if o != "none"), default=0.0), part) for c, part in _PARTS)
+    best = max((v for v in votes if v[0] > 0), default=(0.0, ""))
     return best[1]
 
 
