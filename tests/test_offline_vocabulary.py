@@ -234,3 +234,14 @@ def test_a_drum_kit_named_with_a_genre_is_the_kit_alone(prompt):
     plan = _plan(prompt)
     assert plan.drums_level > 0.5 and not plan.layers.lead and not plan.layers.harm
     assert analyse_prompt(prompt).roles[0] == ("Drums", "featured drums")
+
+
+@pytest.mark.parametrize("prompt", ["Cello", "Cello Suite", "Cello Solo"])
+def test_a_cello_prompt_is_a_cello_alone_playing_broken_chords(prompt):
+    """Like a suite's prelude: the cello carries the tune and its own arpeggios, detached,
+    at a walking tempo (a slow legato line read as "slow, ambient" to the tagger, not cello)."""
+    plan = _plan(prompt)
+    style, _ = style_of_prompts(((prompt, 1.0),))
+    pitched = plan.layers.lead + plan.layers.harm + plan.layers.bass
+    assert plan.comp == "arp" and {name for name, _ in pitched} == {"cello"} and plan.drums_level == 0.0
+    assert style.get("tempo") >= 96 and style.get("legato") <= (0.6 if "Suite" in prompt else 0.4)  # "suite" sets .6

@@ -48,7 +48,7 @@ TABLE: dict[str, str] = {
     "Banjo": "instrument; lead_i:banjo*1 harm_i:banjo*.8 comp:arp*.4",
     "Bass Clarinet": "instrument; lead_i:bass_clarinet*1 bass_i:bass_clarinet*.6",
     "Bongos": "instrument; perc=.9; kit:hand*.8",
-    "Cello": "instrument; legato=.85 minor=.7 tempo=76; lead_i:cello*1.5 harm_i:cello*.5 comp:sustain*.5 bass_i:cello*.6 prog:minor_pop*.4",
+    "Cello": "instrument; legato=.3 minor=.7 tempo=104 lead=1 arp=.8; lead_i:cello*1.5 harm_i:cello*.8 comp:arp*.6 bass_i:cello*.6 prog:baroque*.5",
     "Clavichord": "instrument; harm_i:clavichord*1.2 lead_i:clavichord*.5",
     "Conga Drums": "instrument; perc=.9; kit:hand*.9 groove:latin*.3",
     "Djembe": "instrument; perc=1; kit:hand*1 groove:afro*.5",
