@@ -245,3 +245,12 @@ def test_a_cello_prompt_is_a_cello_alone_playing_broken_chords(prompt):
     pitched = plan.layers.lead + plan.layers.harm + plan.layers.bass
     assert plan.comp == "arp" and {name for name, _ in pitched} == {"cello"} and plan.drums_level == 0.0
     assert style.get("tempo") >= 96 and style.get("legato") <= (0.6 if "Suite" in prompt else 0.4)  # "suite" sets .6
+
+
+@pytest.mark.parametrize("prompt", ["EDM", "Disco"])
+def test_a_dance_genre_is_a_vocal_line_over_a_four_on_the_floor_kick(prompt):
+    """Dance music is sung: instrumental versions of these tagged as techno, hardly as dance."""
+    plan = _plan(prompt)
+    style, _ = style_of_prompts(((prompt, 1.0),))
+    assert plan.layers.lead[0][0] == "vocal_aa" and plan.groove in ("four", "disco") and plan.drums_level > 0.5
+    assert style.get("tempo") >= 124

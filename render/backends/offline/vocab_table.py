@@ -92,7 +92,7 @@ TABLE: dict[str, str] = {
     "Chillout": "genre; tempo=95 energy=.35 reverb=.6 pad=.7; kit:electronic groove:half prog:pop bassline:roots comp:sustain harm_i:rhodes lead_i:flute pad_i:warm_pad bass_i:bass_synth",
     "Classic Rock": "genre; tempo=120 energy=.85 drive=.7 minor=.3; kit:rock groove:backbeat prog:pop bassline:eighths comp:power harm_i:dist_guitar lead_i:dist_guitar*1 lead_i:eguitar*.5 bass_i:bass_pick pad_i:organ*.4",
     "Deep House": "genre; tempo=122 energy=.65 ext=.7 minor=.6 reverb=.5; kit:909 groove:four prog:house bassline:syncop comp:stabs harm_i:rhodes lead_i:synth_lead pad_i:warm_pad bass_i:bass_synth",
-    "Disco Funk": "genre; tempo=124 energy=.85 sync=.5 minor=.5 bright=.65; kit:909 groove:disco prog:house bassline:octave comp:stabs harm_i:piano*1 harm_i:strings*.5 lead_i:strings pad_i:strings bass_i:bass_synth",
+    "Disco Funk": "genre; tempo=128 energy=.85 sync=.5 minor=.5 bright=.65; kit:909 groove:disco prog:house bassline:octave comp:stabs harm_i:piano*1 harm_i:strings*.5 lead_i:vocal_aa pad_i:strings bass_i:bass_synth",
     "Drum & Bass": "genre; tempo=174 energy=.85 sync=.6 minor=.7; kit:electronic groove:dnb prog:minor_pop bassline:sub comp:sustain harm_i:synth_pad lead_i:synth_lead bass_i:bass_synth pad_i:synth_pad",
     "Dubstep": "genre; tempo=140 energy=.9 drive=.6 minor=.85 wobble=.8; kit:electronic groove:half prog:minor_pop bassline:wobble comp:none lead_i:synth_lead bass_i:wobble_bass",
     "EDM": "genre; tempo=136 energy=.9 bright=.7 minor=.6 arp=.8 reverb=.5; kit:909 groove:four prog:epic bassline:rolling comp:arp harm_i:supersaw*1 harm_i:piano*.6 lead_i:vocal_aa pad_i:synth_pad bass_i:bass_synth",
