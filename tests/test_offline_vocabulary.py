@@ -247,7 +247,7 @@ def test_a_cello_prompt_is_a_cello_alone_playing_broken_chords(prompt):
     assert style.get("tempo") >= 96 and style.get("legato") <= (0.6 if "Suite" in prompt else 0.4)  # "suite" sets .6
 
 
-@pytest.mark.parametrize("prompt", ["EDM", "Disco"])
+@pytest.mark.parametrize("prompt", ["EDM", "Disco", "House Music"])
 def test_a_dance_genre_is_a_vocal_line_over_a_four_on_the_floor_kick(prompt):
     """Dance music is sung: instrumental versions of these tagged as techno, hardly as dance."""
     plan = _plan(prompt)

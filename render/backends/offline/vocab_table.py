@@ -163,7 +163,7 @@ TABLE: dict[str, str] = {
     "Classical": "genre; tempo=96 drums=0 reverb=.55 legato=.6 pad=.7; kit:none groove:none prog:baroque bassline:walking comp:alberti harm_i:piano lead_i:violin pad_i:strings bass_i:cello",
     "Soul": "genre; tempo=98 ext=.6 energy=.6; kit:acoustic groove:backbeat prog:gospel bassline:funk comp:stabs harm_i:organ lead_i:brass bass_i:bass_e",
     "Folk": "genre; tempo=100 energy=.45 drums=.3; kit:brush groove:backbeat prog:celtic bassline:roots comp:strum harm_i:guitar lead_i:harmonica*.5 lead_i:fiddle*.5 bass_i:bass_upright",
-    "House": "genre; tempo=124 energy=.75; kit:909 groove:four prog:house bassline:syncop comp:stabs harm_i:piano lead_i:synth_lead bass_i:bass_synth",
+    "House": "genre; tempo=126 energy=.9 bright=.7 arp=.8 reverb=.5; kit:909 groove:four prog:house bassline:octave comp:arp harm_i:piano*1 harm_i:supersaw*.6 lead_i:vocal_aa pad_i:synth_pad bass_i:bass_synth",
     "Dub": "genre; tempo=72 echo=.9 reverb=.7 sync=.5; kit:acoustic groove:reggae prog:reggae bassline:reggae comp:skank harm_i:eguitar bass_i:bass_e",
     "Punk": "genre; tempo=170 energy=.95 drive=.8 minor=.4; kit:rock groove:backbeat prog:pop bassline:eighths comp:power harm_i:dist_guitar lead_i:dist_guitar bass_i:bass_pick",
     "Violin": "instrument; legato=.75; lead_i:violin*1.5 harm_i:piano*.7 comp:ballad*.5 bass_i:piano*.5",
