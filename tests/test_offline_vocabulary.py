@@ -254,3 +254,10 @@ def test_a_dance_genre_is_a_vocal_line_over_a_four_on_the_floor_kick(prompt):
     style, _ = style_of_prompts(((prompt, 1.0),))
     assert plan.layers.lead[0][0] == "vocal_aa" and plan.groove in ("four", "disco") and plan.drums_level > 0.5
     assert style.get("tempo") >= 124
+
+
+@pytest.mark.parametrize("prompt", ["Country", "Country Western"])
+def test_country_is_a_slide_guitar_over_banjo_rolls_on_a_train_beat(prompt):
+    plan = _plan(prompt)
+    assert plan.layers.lead[0][0] == "slide_guitar" and plan.layers.harm[0][0] == "banjo"
+    assert plan.comp == "arp" and plan.groove == "train"

@@ -124,7 +124,7 @@ TABLE: dict[str, str] = {
     "Vaporwave": "genre; tempo=84 wobble=.8 reverb=.7 ext=.8 bright=.35 echo=.4; kit:electronic groove:half prog:jazz bassline:roots comp:sustain harm_i:rhodes pad_i:warm_pad lead_i:sax bass_i:bass_synth",
     "Ambient": "genre; tempo=70 energy=.15 density=.25 drums=.05 pad=1 reverb=.85 lead=.3 echo=.5; kit:none groove:none prog:static bassline:drone comp:sustain pad_i:warm_pad harm_i:synth_pad lead_i:bell",
     "Blues": "genre; tempo=90 swing=.45 minor=.3 ornament=.3; kit:brush groove:shuffle prog:blues bassline:walking comp:stabs harm_i:piano lead_i:harmonica*.6 lead_i:slide_guitar*.6 bass_i:bass_upright",
-    "Country": "genre; tempo=112 minor=.1 energy=.6 drums=.35; kit:brush groove:train prog:pop bassline:oompah comp:arp harm_i:banjo*1 harm_i:guitar*.4 lead_i:fiddle*.6 lead_i:slide_guitar*.3 bass_i:bass_e",
+    "Country": "genre; tempo=112 minor=.1 energy=.6 drums=.35; kit:brush groove:train prog:pop bassline:oompah comp:arp harm_i:banjo*1 harm_i:guitar*.4 lead_i:slide_guitar*.8 lead_i:fiddle*.4 bass_i:bass_e",
     "Gospel": "genre; tempo=96 ext=.7 minor=.2 choir=.7 energy=.65; kit:acoustic groove:backbeat prog:gospel bassline:walking comp:sustain harm_i:organ pad_i:choir lead_i:piano bass_i:bass_e",
     "Cinematic": "genre; tempo=90 pad=.9 reverb=.7 energy=.55 minor=.7 legato=.7; kit:orchestral groove:ballad prog:epic bassline:roots comp:sustain harm_i:strings pad_i:strings lead_i:brass bass_i:cello",
     # --- moods and textures ------------------------------------------------------
