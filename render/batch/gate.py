@@ -67,28 +67,35 @@ class ClusterGate:
 
         return bool(Event(self.stop_event).is_set())
 
+    def _take(self, lease: Any) -> None:
+        """Acquire a Dask Semaphore or Lock in bounded waits, giving up when the batch stops."""
+        while not lease.acquire(timeout=POLL_S):
+            if self._stopping():
+                raise JobStopped("the batch is stopping")
+
+    def _start_after_stagger(self, last: Any) -> float:
+        """Wait until ``stagger_s`` after the last start anywhere, then record this one (under the lock)."""
+        try:
+            previous = float(last.get(timeout=VARIABLE_TIMEOUT_S))
+        except TimeoutError:
+            raise TransientBackendError(f"the cluster's session gate gave no last start time within "
+                                        f"{VARIABLE_TIMEOUT_S:g} s") from None
+        while previous + self.stagger_s > time.time():
+            if self._stopping():
+                raise JobStopped("the batch is stopping")
+            time.sleep(max(0.0, min(previous + self.stagger_s - time.time(), POLL_S)))
+        now = time.time()
+        last.set(now)
+        return now
+
     def acquire_blocking(self) -> None:
         """Take a lease, then wait out the stagger under the lock and record this start."""
         semaphore, lock, last = self._objects()
-        while not semaphore.acquire(timeout=POLL_S):
-            if self._stopping():
-                raise JobStopped("the batch is stopping")
+        self._take(semaphore)
         try:
-            while not lock.acquire(timeout=POLL_S):  # every wait on the scheduler is bounded
-                if self._stopping():
-                    raise JobStopped("the batch is stopping")
+            self._take(lock)
             try:
-                try:
-                    previous = float(last.get(timeout=VARIABLE_TIMEOUT_S))
-                except TimeoutError:
-                    raise TransientBackendError(f"the cluster's session gate gave no last start time within "
-                                                f"{VARIABLE_TIMEOUT_S:g} s") from None
-                while previous + self.stagger_s > time.time():
-                    if self._stopping():
-                        raise JobStopped("the batch is stopping")
-                    time.sleep(max(0.0, min(previous + self.stagger_s - time.time(), POLL_S)))
-                now = time.time()
-                last.set(now)
+                now = self._start_after_stagger(last)
             finally:
                 lock.release()
             _audit(self.name, now)
