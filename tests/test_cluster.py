@@ -55,6 +55,14 @@ def _running(dask_worker: Any) -> list[str]:
         return [str(key) for key in dask_worker.active_threads.values()]
 
 
+def _busy_after(client: Any, seconds: float) -> dict[str, list[str]]:
+    """Wait up to ``seconds`` for every worker thread to be idle; the workers still busy then."""
+    deadline = time.monotonic() + seconds
+    while any(client.run(_running).values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return {w: tasks for w, tasks in client.run(_running).items() if tasks}
+
+
 def _print_worker_stacks(address: str) -> None:
     with distributed.Client(address, timeout=10) as client:
         print(f"worker call stacks after {STACKS_AFTER_S:g} s:", json.dumps(client.call_stack(), indent=1, default=str),
@@ -73,10 +81,7 @@ def cluster(shared_cluster: Any) -> Iterator[Any]:
     finally:
         watchdog.cancel()
         with distributed.Client(shared_cluster.scheduler_address) as client:
-            deadline = time.monotonic() + 10.0
-            while any(client.run(_running).values()) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            busy = {w: tasks for w, tasks in client.run(_running).items() if tasks}
+            busy = _busy_after(client, 10.0)
             if busy:
                 print("tasks still running after the test:", busy, json.dumps(client.call_stack(), default=str),
                       file=sys.stderr)
@@ -340,10 +345,8 @@ def test_a_client_that_fails_mid_batch_leaves_no_job_running(tmp_path: Path, clu
         render_batch([tmp_path / "in"], tmp_path / "out",
                      offline(cluster=cluster.scheduler_address, render_fn=slow_render), progress=client_breaks)
     with distributed.Client(cluster.scheduler_address) as client:
-        deadline = time.monotonic() + 10.0  # each job would crawl on for about 20 s
-        while any(client.run(_running).values()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not any(client.run(_running).values()), "jobs kept running after their client left"
+        busy = _busy_after(client, 10.0)  # each job would crawl on for about 20 s
+        assert not busy, f"jobs kept running after their client left: {busy}"
     assert list((tmp_path / "out" / ".lyria-render").glob("*.spool")), "the stopped jobs keep their spools"
 
 
