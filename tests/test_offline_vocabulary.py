@@ -194,7 +194,11 @@ def _layers(prompt: str):
 def test_a_solo_instrument_and_its_ensemble_are_arranged_differently():
     violin, strings, drums = _layers("Violin"), _layers("Strings"), _layers("Drums")
     assert violin.lead[0][0] == "violin" and all(n != "strings" for n, _ in violin.harm + violin.pad)
+    # a duo: the violin's tune over a cello's broken chords, no piano (which masked the violin)
+    assert violin.harm[0][0] == violin.bass[0][0] == "cello" and _plan("Violin").comp == "arp"
     assert strings.lead[0][0] == "strings" and strings.pad and strings.bass[0][0] == "cello"
+    # the section mostly sustains: its tune is sparser than a soloist's (a busy ensemble tune read as a violin)
+    assert _plan("Strings").lead_density < _plan("Violin").lead_density - 0.2
     assert drums.lead == drums.harm == drums.bass == ()  # a drum prompt is the drums alone
 
 

@@ -80,7 +80,7 @@ TABLE: dict[str, str] = {
     "Vibraphone": "instrument; harm_i:vibraphone*1.2 lead_i:vibraphone*.7",
     "Viola Ensemble": "instrument; pad=.7 legato=.7; pad_i:strings*1.2 harm_i:strings*.8",
     "Warm Acoustic Guitar": "instrument; bright=.4; harm_i:guitar*1.4 comp:strum*.5",
-    "Strings": "instrument; pad=.9 legato=.85 reverb=.5; pad_i:strings*1.3 harm_i:strings*1 lead_i:strings*1 bass_i:cello*.9 comp:sustain*.6 bassline:walking*.6",
+    "Strings": "instrument; pad=.9 legato=.85 reverb=.5 lead=.3; pad_i:strings*1.3 harm_i:strings*1 lead_i:strings*1 bass_i:cello*.9 comp:sustain*.6 bassline:walking*.6",
     "Choir": "instrument; choir=.9 pad=.9 reverb=.7 legato=.9 tempo=72; pad_i:choir*1.4 lead_i:choir*.9 comp:none*.5 bass_i:choir*.5",
     "Flute": "instrument; legato=.7; lead_i:flute*1.4 harm_i:harp*.6 comp:arp*.5 bass_i:harp*.4",
     # --- genres ------------------------------------------------------------------
@@ -166,7 +166,7 @@ TABLE: dict[str, str] = {
     "House": "genre; tempo=126 energy=.9 bright=.7 arp=.8 reverb=.5; kit:909 groove:four prog:house bassline:octave comp:arp harm_i:piano*1 harm_i:supersaw*.6 lead_i:vocal_aa pad_i:synth_pad bass_i:bass_synth",
     "Dub": "genre; tempo=72 echo=.9 reverb=.7 sync=.5; kit:acoustic groove:reggae prog:reggae bassline:reggae comp:skank harm_i:eguitar bass_i:bass_e",
     "Punk": "genre; tempo=170 energy=.95 drive=.8 minor=.4; kit:rock groove:backbeat prog:pop bassline:eighths comp:power harm_i:dist_guitar lead_i:dist_guitar bass_i:bass_pick",
-    "Violin": "instrument; legato=.75; lead_i:violin*1.5 harm_i:piano*.7 comp:ballad*.5 bass_i:piano*.5",
+    "Violin": "instrument; legato=.75; lead_i:violin*1.5 harm_i:cello*.8 comp:arp*.6 bass_i:cello*.6",
     "Saxophone": "instrument; lead_i:sax*1.4",
     "Clarinet": "instrument; lead_i:clarinet*1.4",
     "Trombone": "instrument; lead_i:brass*1 bass_i:tuba*.3",
