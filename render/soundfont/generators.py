@@ -52,6 +52,15 @@ RANGES: dict[int, tuple[int, int]] = {
     GEN["initialAttenuation"]: (0, 1440), GEN["coarseTune"]: (-120, 120), GEN["fineTune"]: (-99, 99),
     GEN["scaleTuning"]: (0, 1200), GEN["overridingRootKey"]: (NO_VALUE, 127),
     GEN["chorusEffectsSend"]: (0, 1000), GEN["reverbEffectsSend"]: (0, 1000),
+    GEN["modLfoToPitch"]: (-12000, 12000), GEN["vibLfoToPitch"]: (-12000, 12000),
+    GEN["modEnvToPitch"]: (-12000, 12000), GEN["modLfoToFilterFc"]: (-12000, 12000),
+    GEN["modEnvToFilterFc"]: (-12000, 12000), GEN["modLfoToVolume"]: (-960, 960),
+    GEN["delayModLFO"]: (-12000, 5000), GEN["freqModLFO"]: (-16000, 4500),
+    GEN["delayVibLFO"]: (-12000, 5000), GEN["freqVibLFO"]: (-16000, 4500),
+    GEN["delayModEnv"]: (-12000, 5000), GEN["attackModEnv"]: (-12000, 8000),
+    GEN["holdModEnv"]: (-12000, 5000), GEN["decayModEnv"]: (-12000, 8000),
+    GEN["sustainModEnv"]: (0, 1000), GEN["releaseModEnv"]: (-12000, 8000),
+    GEN["keynumToModEnvHold"]: (-1200, 1200), GEN["keynumToModEnvDecay"]: (-1200, 1200),
 }
 
 #: Generators that are only legal in instrument zones: a preset zone's value is ignored (spec 8.5).

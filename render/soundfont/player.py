@@ -1,8 +1,10 @@
 """Rendering one note of a preset: every matching voice resampled, looped, filtered, enveloped and panned.
 
 Pitch: ``(key - root) * scaleTuning + coarseTune * 100 + fineTune + sample correction`` cents,
-root being overridingRootKey or the sample's own. Loudness: initialAttenuation plus the
-spec's default velocity curve (concave, 960 cB). Pan is equal-power. Output is float32
+root being overridingRootKey or the sample's own, plus the modulation envelope's and the
+LFOs' pitch tracks (:mod:`.modulation`). Loudness: initialAttenuation plus the spec's
+default velocity curve (concave, 960 cB) and the modulation LFO's tremolo. The low-pass
+filter follows the modulation envelope and LFO (:mod:`.lowpass`). Pan is equal-power. Output is float32
 ``[frames, 2]`` at ``sample_rate``, the release tail included; all arithmetic is float64
 numpy/scipy with no randomness, so the same inputs give bit-identical output.
 """
@@ -19,13 +21,13 @@ from .bank import SoundFontBank
 from .cache import NoteCache
 from .envelope import VolumeEnvelope
 from .generators import GEN
+from .lowpass import filter_coefficients, lowpass
+from .modulation import filter_track, pitch_track, volume_track
 from .resample import positions, read
 from .samples import LEFT, RIGHT, SampleData, SampleHeader
 from .zones import Preset, Voice
 
 __all__ = ["render_note", "gate_frames_for", "velocity_attenuation_cb", "pitch_cents", "filter_coefficients"]
-
-_FILTER_OFF_CENTS = 13500
 
 
 def gate_frames_for(duration_s: float | None, gate_frames: int | None, sample_rate: int) -> int:
@@ -49,23 +51,6 @@ def pitch_cents(gens: dict[int, int], header: SampleHeader, key: int) -> float:
     root = header.root if root < 0 else root
     return ((key - root) * gens[GEN["scaleTuning"]] + gens[GEN["coarseTune"]] * 100
             + gens[GEN["fineTune"]] + header.correction)
-
-
-def filter_coefficients(fc_cents: int, q_cb: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Biquad low-pass (b, a) for initialFilterFc/Q, or None when the filter is fully open.
-
-    Q is the resonance height in cB; as in common players, 0 cB gives a Butterworth (-3 dB) corner.
-    """
-    if fc_cents >= _FILTER_OFF_CENTS and q_cb <= 0:
-        return None
-    hz = min(8.176 * 2.0 ** (fc_cents / 1200.0), 0.45 * sample_rate)
-    q = 10.0 ** ((q_cb / 10.0 - 3.01) / 20.0)
-    w0 = 2.0 * math.pi * hz / sample_rate
-    alpha = math.sin(w0) / (2.0 * q)
-    cw = math.cos(w0)
-    b = np.array([(1 - cw) / 2, 1 - cw, (1 - cw) / 2])
-    a = np.array([1 + alpha, -2 * cw, 1 - alpha])
-    return b / a[0], a / a[0]
 
 
 def _addresses(gens: dict[int, int], n: int) -> tuple[int, int]:
@@ -94,9 +79,12 @@ def _render_voice(bank: SoundFontBank, voice: Voice, pitch_from: int, key: int, 
     pitch_header = bank.samples[pitch_from]
     start, end = _addresses(g, sd.data.shape[0])
     loop = _loop(g, sd, end)
-    ratio = 2.0 ** (pitch_cents(g, pitch_header, key) / 1200.0) * pitch_header.rate / rate
+    ratio: float | np.ndarray = 2.0 ** (pitch_cents(g, pitch_header, key) / 1200.0) * pitch_header.rate / rate
     env = VolumeEnvelope.from_generators(g, key).curve(gate, rate)
     n = env.shape[0]
+    bend = pitch_track(g, key, gate, n, rate)
+    if bend is not None:
+        ratio = ratio * np.exp2(bend / 1200.0)
     loop_frames = 0 if loop is None else (n if g[GEN["sampleModes"]] & 3 == 1 else min(gate, n))
     pos, first_wrap = positions(n, start, ratio, loop, loop_frames)
     if loop_frames < n:  # the sample can run out once looping stops (or never started)
@@ -106,11 +94,11 @@ def _render_voice(bank: SoundFontBank, voice: Voice, pitch_from: int, key: int, 
     if n == 0:
         return np.zeros(0), 0.0, 0.0
     signal = read(sd.data, pos, end, loop, loop_frames, first_wrap)
-    coeffs = filter_coefficients(g[GEN["initialFilterFc"]], g[GEN["initialFilterQ"]], rate)
-    if coeffs is not None:
-        from scipy.signal import lfilter  # imported on first use: scipy.signal takes a while to load
-
-        signal = lfilter(coeffs[0], coeffs[1], signal)
+    cutoff = filter_track(g, key, gate, n, rate)
+    signal = lowpass(signal, g[GEN["initialFilterFc"]] if cutoff is None else cutoff, g[GEN["initialFilterQ"]], rate)
+    tremolo = volume_track(g, n, rate)
+    if tremolo is not None:
+        env *= tremolo
     atten = g[GEN["initialAttenuation"]] + velocity_attenuation_cb(velocity)
     env *= sd.scale * 10.0 ** (atten / -200.0)
     env *= signal

@@ -12,15 +12,24 @@ import numpy as np
 __all__ = ["positions", "read"]
 
 
-def positions(n: int, start: int, ratio: float, loop: tuple[int, int] | None,
+def positions(n: int, start: int, ratio: float | np.ndarray, loop: tuple[int, int] | None,
               loop_frames: int) -> tuple[np.ndarray, int]:
-    """Read position of each of ``n`` output frames, stepping ``ratio`` source frames per frame.
+    """Read position of each of ``n`` output frames, stepping ``ratio`` source frames per frame
+    (a number, or one positive step per frame when the pitch is modulated).
 
     The first ``loop_frames`` frames wrap inside ``loop`` (start, end); later frames carry on
     from where the loop was, unwrapped (loop-until-release after the key is let go).
     Also returns the first frame that wrapped (``loop_frames`` if none did).
     """
-    pos = start + np.arange(n, dtype=np.float64) * ratio
+    if isinstance(ratio, np.ndarray):
+        pos = np.empty(n, dtype=np.float64)
+        pos[:1] = start
+        np.cumsum(ratio[: n - 1], out=pos[1:])
+        pos[1:] += start
+        step = float(ratio[loop_frames - 1]) if 0 < loop_frames <= n else 0.0
+    else:
+        pos = start + np.arange(n, dtype=np.float64) * ratio
+        step = ratio
     if loop is None or loop_frames <= 0:
         return pos, 0
     ls, le = loop
@@ -31,7 +40,7 @@ def positions(n: int, start: int, ratio: float, loop: tuple[int, int] | None,
         np.mod(seg, le - ls, out=seg)
         seg += ls
     if loop_frames < n:
-        pos[loop_frames:] += pos[loop_frames - 1] + ratio - pos[loop_frames]
+        pos[loop_frames:] += pos[loop_frames - 1] + step - pos[loop_frames]
     return pos, k
 
 
