@@ -7,7 +7,16 @@ import math
 
 import numpy as np
 import pytest
-from helpers.sf2_writer import G_MODES, G_RELEASE, InstrumentSpec, PresetSpec, SampleSpec, ZoneSpec, build_sf2, timecents
+from helpers.sf2_writer import (
+    G_MODES,
+    G_RELEASE,
+    InstrumentSpec,
+    PresetSpec,
+    SampleSpec,
+    ZoneSpec,
+    build_sf2,
+    timecents,
+)
 from scipy.signal import hilbert
 
 from render.soundfont import load_bank, render_note
@@ -76,7 +85,8 @@ def test_mod_envelope_hold_and_decay_follow_the_key() -> None:
               keynumToModEnvHold=100, keynumToModEnvDecay=100)  # an octave down doubles both
     low, high = mod_envelope(g, 48, SR, SR, SR), mod_envelope(g, 72, SR, SR, SR)
     held = lambda env: np.count_nonzero(env == 1.0)  # noqa: E731
-    falling = lambda env: np.count_nonzero((env[np.argmax(env == 1.0):] > 0) & (env[np.argmax(env == 1.0):] < 1))  # noqa: E731
+    after_peak = lambda env: env[np.argmax(env == 1.0):]  # noqa: E731
+    falling = lambda env: np.count_nonzero((after_peak(env) > 0) & (after_peak(env) < 1))  # noqa: E731
     assert held(low) == pytest.approx(4 * held(high), rel=0.01) == pytest.approx(0.2 * SR, rel=0.01)
     assert falling(low) == pytest.approx(4 * falling(high), rel=0.01)
 

@@ -75,7 +75,7 @@ PRESET_IGNORED = frozenset({
 RANGE_GENS = frozenset({GEN["keyRange"], GEN["velRange"]})
 
 
-def clamp_generators(values: dict[int, int]) -> dict[int, int]:
+def clamp_generators(values: dict[int, float]) -> dict[int, float]:
     """``values`` with every generator in :data:`RANGES` clamped to its legal range (in place)."""
     for op, (lo, hi) in RANGES.items():
         v = values.get(op)

@@ -14,12 +14,13 @@ from .errors import SoundFontError
 from .generators import GEN
 from .riff import Chunk
 from .samples import SHDR_DTYPE
+from .modulators import Mod
 from .zones import Instrument, Preset, Zone, zone_from_gens
 
 __all__ = ["RECORD_DTYPES", "read_records", "build_instruments", "build_presets"]
 
 _BAG = np.dtype([("gen", "<u2"), ("mod", "<u2")])
-_MOD = np.dtype([("src", "<u2"), ("dest", "<u2"), ("amount", "<i2"), ("amount_src", "<u2"), ("transform", "<u2")])
+_MOD = np.dtype([("src", "<u2"), ("dest", "<u2"), ("amount", "<i2"), ("amt_src", "<u2"), ("transform", "<u2")])
 _GEN = np.dtype([("oper", "<u2"), ("amount", "<i2")])
 
 #: Record layout of each pdta sub-chunk, in file order (spec section 7).
@@ -72,19 +73,26 @@ def _check_bags(owners: np.ndarray, bags: np.ndarray, gens: np.ndarray, mods: np
 
 
 def _zones(first_bag: int, last_bag: int, bags: np.ndarray, gen_pairs: list[tuple[int, int]],
-           terminal: int) -> tuple[dict[int, int], list[Zone]]:
-    """The global generators and local zones of one preset or instrument (bags first..last-1)."""
-    starts = bags["gen"].tolist()
+           mods: list[Mod], terminal: int) -> tuple[dict[int, int], tuple[Mod, ...], list[Zone]]:
+    """The global generators and modulators and the local zones of one preset or instrument (bags first..last-1)."""
+    starts, mod_starts = bags["gen"].tolist(), bags["mod"].tolist()
     global_gens: dict[int, int] = {}
+    global_mods: tuple[Mod, ...] = ()
     keys = vels = (0, 127)
     zones: list[Zone] = []
     for b in range(first_bag, last_bag):
         zone = zone_from_gens(gen_pairs[starts[b]:starts[b + 1]], terminal, keys, vels)
+        zone_mods = tuple(mods[mod_starts[b]:mod_starts[b + 1]])
         if zone.target >= 0:
-            zones.append(zone)
+            zones.append(Zone(zone.keys, zone.vels, zone.gens, zone.target, zone_mods))
         elif b == first_bag:
-            global_gens, keys, vels = zone.gens, zone.keys, zone.vels
-    return global_gens, zones
+            global_gens, global_mods, keys, vels = zone.gens, zone_mods, zone.keys, zone.vels
+    return global_gens, global_mods, zones
+
+
+def _mods(records: np.ndarray) -> list[Mod]:
+    return [Mod(*row) for row in zip(records["src"].tolist(), records["dest"].tolist(), records["amount"].tolist(),
+                                     records["amt_src"].tolist(), records["transform"].tolist())]
 
 
 def _pairs(gens: np.ndarray) -> list[tuple[int, int]]:
@@ -102,14 +110,14 @@ def build_instruments(rec: dict[str, np.ndarray], n_samples: int, path: Path) ->
     """The instruments of the bank, their sample references checked."""
     inst, ibag = rec["inst"], rec["ibag"]
     _check_bags(inst, ibag, rec["igen"], rec["imod"], "instrument", "i", path)
-    pairs = _pairs(rec["igen"])
+    pairs, mods = _pairs(rec["igen"]), _mods(rec["imod"])
     bag_starts = inst["bag"].tolist()
     out: list[Instrument] = []
     for i in range(len(inst) - 1):
         name = _name(inst[i]["name"])
-        global_gens, zones = _zones(bag_starts[i], bag_starts[i + 1], ibag, pairs, GEN["sampleID"])
+        global_gens, global_mods, zones = _zones(bag_starts[i], bag_starts[i + 1], ibag, pairs, mods, GEN["sampleID"])
         _check_targets(zones, n_samples, f"instrument '{name}' (#{i})", "sample", path)
-        out.append(Instrument(i, name, global_gens, tuple(zones)))
+        out.append(Instrument(i, name, global_gens, tuple(zones), global_mods))
     return out
 
 
@@ -117,13 +125,13 @@ def build_presets(rec: dict[str, np.ndarray], n_instruments: int, path: Path) ->
     """The presets of the bank, their instrument references checked."""
     phdr, pbag = rec["phdr"], rec["pbag"]
     _check_bags(phdr, pbag, rec["pgen"], rec["pmod"], "preset", "p", path)
-    pairs = _pairs(rec["pgen"])
+    pairs, mods = _pairs(rec["pgen"]), _mods(rec["pmod"])
     bag_starts = phdr["bag"].tolist()
     out: list[Preset] = []
     for i in range(len(phdr) - 1):
         name, bank, program = _name(phdr[i]["name"]), int(phdr[i]["bank"]), int(phdr[i]["program"])
-        global_gens, zones = _zones(bag_starts[i], bag_starts[i + 1], pbag, pairs, GEN["instrument"])
+        global_gens, global_mods, zones = _zones(bag_starts[i], bag_starts[i + 1], pbag, pairs, mods, GEN["instrument"])
         owner = f"preset '{name}' (bank {bank}, program {program})"
         _check_targets(zones, n_instruments, owner, "instrument", path)
-        out.append(Preset(i, name, bank, program, global_gens, tuple(zones)))
+        out.append(Preset(i, name, bank, program, global_gens, tuple(zones), global_mods))
     return out

@@ -2,8 +2,9 @@
 
 Pitch: ``(key - root) * scaleTuning + coarseTune * 100 + fineTune + sample correction`` cents,
 root being overridingRootKey or the sample's own, plus the modulation envelope's and the
-LFOs' pitch tracks (:mod:`.modulation`). Loudness: initialAttenuation plus the spec's
-default velocity curve (concave, 960 cB) and the modulation LFO's tremolo. The low-pass
+LFOs' pitch tracks (:mod:`.modulation`). Loudness: initialAttenuation, which includes the
+modulators' share (:mod:`.modulators`: by default the spec's velocity curve, concave,
+960 cB), and the modulation LFO's tremolo. The low-pass
 filter follows the modulation envelope and LFO (:mod:`.lowpass`). Pan is equal-power. Output is float32
 ``[frames, 2]`` at ``sample_rate``, the release tail included; all arithmetic is float64
 numpy/scipy with no randomness, so the same inputs give bit-identical output.
@@ -27,7 +28,7 @@ from .resample import positions, read
 from .samples import LEFT, RIGHT, SampleData, SampleHeader
 from .zones import Preset, Voice
 
-__all__ = ["render_note", "gate_frames_for", "velocity_attenuation_cb", "pitch_cents", "filter_coefficients"]
+__all__ = ["render_note", "gate_frames_for", "pitch_cents", "filter_coefficients"]
 
 
 def gate_frames_for(duration_s: float | None, gate_frames: int | None, sample_rate: int) -> int:
@@ -38,11 +39,6 @@ def gate_frames_for(duration_s: float | None, gate_frames: int | None, sample_ra
     if frames < 0:
         raise ValueError(f"note length must be >= 0, got {frames} frames")
     return int(frames)
-
-
-def velocity_attenuation_cb(velocity: int) -> float:
-    """Default modulator 8.4.1: velocity to attenuation, negative concave, 960 cB (0 at 127)."""
-    return 0.0 if velocity >= 127 else -400.0 * math.log10(max(velocity, 1) / 127.0)
 
 
 def pitch_cents(gens: dict[int, int], header: SampleHeader, key: int) -> float:
@@ -69,12 +65,11 @@ def _loop(gens: dict[int, int], sd: SampleData, end: int) -> tuple[int, int] | N
     return (ls, le) if 0 <= ls and ls + 2 <= le <= end else None
 
 
-def _render_voice(bank: SoundFontBank, voice: Voice, pitch_from: int, key: int, velocity: int,
-                  gate: int, rate: int) -> tuple[np.ndarray, float, float]:
+def _render_voice(bank: SoundFontBank, voice: Voice, pitch_from: int, key: int, gate: int,
+                  rate: int) -> tuple[np.ndarray, float, float]:
     """One voice: its mono signal (float64) and left/right pan gains."""
     g = voice.gens
     key = key if g[GEN["keynum"]] < 0 else g[GEN["keynum"]]
-    velocity = velocity if g[GEN["velocity"]] < 0 else g[GEN["velocity"]]
     sd = bank.sample_data(voice.sample)
     pitch_header = bank.samples[pitch_from]
     start, end = _addresses(g, sd.data.shape[0])
@@ -99,7 +94,7 @@ def _render_voice(bank: SoundFontBank, voice: Voice, pitch_from: int, key: int, 
     tremolo = volume_track(g, n, rate)
     if tremolo is not None:
         env *= tremolo
-    atten = g[GEN["initialAttenuation"]] + velocity_attenuation_cb(velocity)
+    atten = g[GEN["initialAttenuation"]]  # velocity's share comes from the modulators (merged into ``g``)
     env *= sd.scale * 10.0 ** (atten / -200.0)
     env *= signal
     return env, math.cos(angle), math.sin(angle)
@@ -129,7 +124,7 @@ def _with_partners(bank: SoundFontBank, voices: list[Voice]) -> list[tuple[Voice
 
 
 def _render(bank: SoundFontBank, preset: Preset, key: int, velocity: int, gate: int, rate: int) -> np.ndarray:
-    parts = [_render_voice(bank, v, pitch_from, key, velocity, gate, rate)
+    parts = [_render_voice(bank, v, pitch_from, key, gate, rate)
              for v, pitch_from in _with_partners(bank, bank.voices(preset, key, velocity))]
     out = np.zeros((max((p[0].shape[0] for p in parts), default=0), 2), dtype=np.float32)
     for signal, left, right in parts:

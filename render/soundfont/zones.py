@@ -2,7 +2,8 @@
 
 A preset zone selects an instrument, an instrument zone selects a sample. The first zone of
 either is global when it selects nothing: its generators are the defaults of the other
-zones. Instrument values replace the spec defaults; preset values are added on top.
+zones. Instrument values replace the spec defaults; preset values are added on top, and
+then the modulators' offsets for the note (:mod:`.modulators`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .generators import DEFAULTS, GEN, PRESET_IGNORED, clamp_generators
+from .modulators import Mod, merge_mods, mod_offsets
 
 __all__ = ["Zone", "Instrument", "Preset", "Voice", "match_voices", "merge", "zone_from_gens"]
 
@@ -27,6 +29,7 @@ class Zone:
     vels: tuple[int, int]
     gens: dict[int, int]
     target: int
+    mods: tuple[Mod, ...] = ()
 
     def matches(self, key: int, velocity: int) -> bool:
         """Whether ``key`` and ``velocity`` fall inside both ranges (bounds included)."""
@@ -41,6 +44,7 @@ class Instrument:
     name: str
     global_gens: dict[int, int]
     zones: tuple[Zone, ...]
+    global_mods: tuple[Mod, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +57,7 @@ class Preset:
     program: int
     global_gens: dict[int, int] = field(repr=False)
     zones: tuple[Zone, ...] = field(repr=False)
+    global_mods: tuple[Mod, ...] = field(default=(), repr=False)
 
     @property
     def key(self) -> tuple[int, int, str]:
@@ -65,11 +70,11 @@ class Voice:
     """One sample to play for a note: the sample index and every generator's final value."""
 
     sample: int
-    gens: dict[int, int]
+    gens: dict[int, float]
 
 
-def _instrument_values(inst: Instrument, zone: Zone) -> dict[int, int]:
-    values = dict(DEFAULTS)
+def _instrument_values(inst: Instrument, zone: Zone) -> dict[int, float]:
+    values: dict[int, float] = dict(DEFAULTS)
     values.update(inst.global_gens)
     values.update(zone.gens)
     return values
@@ -81,10 +86,17 @@ def _preset_offsets(preset: Preset, zone: Zone) -> dict[int, int]:
     return {op: v for op, v in offsets.items() if op not in PRESET_IGNORED and op in DEFAULTS}
 
 
-def merge(inst: Instrument, inst_zone: Zone, preset: Preset, preset_zone: Zone) -> dict[int, int]:
-    """Final generator values of one (preset zone, instrument zone) pair, clamped to legal ranges."""
+def merge(inst: Instrument, inst_zone: Zone, preset: Preset, preset_zone: Zone,
+          key: int = 60, velocity: int = 127) -> dict[int, float]:
+    """Final generator values of one (preset zone, instrument zone) pair for a note of ``key`` at
+    ``velocity`` (modulators included), clamped to legal ranges."""
     values = _instrument_values(inst, inst_zone)
     for op, amount in _preset_offsets(preset, preset_zone).items():
+        values[op] += amount
+    key = key if values[GEN["keynum"]] < 0 else values[GEN["keynum"]]
+    velocity = velocity if values[GEN["velocity"]] < 0 else values[GEN["velocity"]]
+    mods = merge_mods(inst.global_mods, inst_zone.mods, preset.global_mods, preset_zone.mods)
+    for op, amount in mod_offsets(mods, key, velocity).items():
         values[op] += amount
     return clamp_generators(values)
 
@@ -102,7 +114,7 @@ def match_voices(preset: Preset, instruments: list[Instrument], key: int, veloci
         inst = instruments[pz.target]
         for iz in inst.zones:
             if iz.matches(key, velocity):
-                voices.append(Voice(iz.target, merge(inst, iz, preset, pz)))
+                voices.append(Voice(iz.target, merge(inst, iz, preset, pz, key, velocity)))
     return voices
 
 

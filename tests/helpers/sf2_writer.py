@@ -39,12 +39,14 @@ class SampleSpec:
 
 @dataclass
 class ZoneSpec:
-    """A zone: generators ``(oper, amount)``, optional key/velocity ranges, and its target (None: global)."""
+    """A zone: generators ``(oper, amount)``, optional key/velocity ranges, its target (None: global)
+    and modulators ``(src, dest, amount, amount_src, transform)``."""
 
     gens: list[tuple[int, int]] = field(default_factory=list)
     keys: tuple[int, int] | None = None
     vels: tuple[int, int] | None = None
     target: int | None = None
+    mods: list[tuple[int, int, int, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -92,16 +94,18 @@ def _zone_gens(zone: ZoneSpec, terminal: int) -> list[bytes]:
 
 def _hydra(owners: list, terminal: int, header) -> tuple[bytes, bytes, bytes, bytes]:
     """(headers, bags, mods, gens) chunk payloads for presets or instruments."""
-    heads, bags, gens = [], [], []
+    heads, bags, gens, mods = [], [], [], []
     for owner in owners:
         heads.append(header(owner, len(bags)))
         for zone in owner.zones:
-            bags.append(struct.pack("<HH", len(gens), 0))
+            bags.append(struct.pack("<HH", len(gens), len(mods)))
             gens += _zone_gens(zone, terminal)
+            mods += [struct.pack("<HHhHH", *m) for m in zone.mods]
     heads.append(header(None, len(bags)))
-    bags.append(struct.pack("<HH", len(gens), 0))
+    bags.append(struct.pack("<HH", len(gens), len(mods)))
     gens.append(b"\0" * 4)
-    return b"".join(heads), b"".join(bags), b"\0" * 10, b"".join(gens)
+    mods.append(b"\0" * 10)
+    return b"".join(heads), b"".join(bags), b"".join(mods), b"".join(gens)
 
 
 def _phdr(p: PresetSpec | None, bag: int) -> bytes:
