@@ -71,7 +71,10 @@ def test_mod_envelope_stages_land_on_their_frames() -> None:
     d, a, h = f(0.01), f(0.02), f(0.03)
     decay = 2 ** (tc(0.4) / 1200) * SR
     assert np.all(env[:d + 1] == 0)
-    assert env[d + a // 2] == pytest.approx(0.5, abs=1e-3)          # linear attack
+    convex = lambda x: 1 + 5 / 12 * np.log10(x)  # noqa: E731
+    assert env[d + a // 2] == pytest.approx(convex(0.5), abs=1e-3)   # convex attack (SF2.01 8.1.3 #26):
+    assert env[d + a // 10] == pytest.approx(convex(0.1), abs=1e-3)  # 58 % of the way in a tenth of the time
+    assert np.all(np.diff(env[d:d + a]) >= 0)
     assert np.all(env[d + a:d + a + h + 1] == 1.0)                   # hold at the peak
     assert env[d + a + h + int(decay * 0.1)] == pytest.approx(0.9, abs=1e-3)  # 10 % of the range in 10 % of the time
     assert env[d + a + h + int(decay * 0.3):gate] == pytest.approx(0.75)      # sustain: 25 % below the peak

@@ -1,10 +1,13 @@
 """The SF2.01 modulation sources of a voice (section 8.1.2) and what they drive.
 
 * The **modulation envelope** (generators 25-32) runs 0 -> 1 -> sustain -> 0: delay, a
-  linear attack, hold, a linear decay to ``1 - sustainModEnv/1000`` (the decay time is
-  the time for the full 100 %), and a linear release from wherever it is (the release
+  convex attack (SF2.01 8.1.3 #26; ``1 + 5/12 * log10(t / attack)``, the curve the
+  modulators call convex, its first 1/127 a straight line from 0, so a pitch or cutoff sweep rises fast and levels off, as
+  FluidSynth plays it), hold, a linear decay to ``1 - sustainModEnv/1000`` (the decay time
+  is the time for the full 100 %), and a linear release from wherever it is (the release
   time is again for the full range). Hold and decay scale with the key like the volume
-  envelope's.
+  envelope's. A key let go during the attack releases from the level reached (FluidSynth
+  drops to the linear ramp's value first, a jump this player does not copy).
 * The **modulation LFO** (21-22) and the **vibrato LFO** (23-24) are triangles that stay
   at 0 for their delay, then rise from 0 to +1 in a quarter period, fall to -1 and return.
 
@@ -38,6 +41,15 @@ def _hz(abs_cents: int) -> float:
     return 8.176 * 2.0 ** (abs_cents / 1200.0)
 
 
+def _convex_attack(x: np.ndarray) -> np.ndarray:
+    """The convex curve over the attack's progress ``x`` (0..1); below 1/127, where the log would
+    dive, a straight line from 0 to the curve's value there (as FluidSynth's 128-step table reads)."""
+    first = 1.0 + (5.0 / 12.0) * np.log10(1.0 / 127.0)
+    with np.errstate(divide="ignore"):
+        curve = 1.0 + (5.0 / 12.0) * np.log10(x)
+    return np.where(x < 1.0 / 127.0, x * 127.0 * first, curve)
+
+
 def mod_envelope(gens: dict[int, int], key: int, gate: int, n: int, rate: int) -> np.ndarray:
     """The modulation envelope's level (0..1) on each of ``n`` frames, the key released at ``gate``."""
     g = lambda name: gens[GEN[name]]  # noqa: E731
@@ -47,7 +59,7 @@ def mod_envelope(gens: dict[int, int], key: int, gate: int, n: int, rate: int) -
     decay = max(timecents_to_seconds(g("decayModEnv") + g("keynumToModEnvDecay") * (60 - key)) * rate, 1.0)
     sustain = 1.0 - min(max(g("sustainModEnv"), 0), 1000) / 1000.0
     t = np.arange(max(n, gate + 1), dtype=np.float64)
-    level = np.clip((t - delay) / attack, 0.0, 1.0)
+    level = _convex_attack(np.clip((t - delay) / attack, 0.0, 1.0))
     falling = t - (delay + attack + hold)
     level = np.where(falling > 0, np.maximum(1.0 - falling / decay, sustain), level)
     at_gate = float(level[gate])
