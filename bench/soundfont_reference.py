@@ -6,8 +6,8 @@ never a dependency. Each GM program below plays keys 48, 64 and 76 at velocity 1
 through both players (FluidSynth with reverb and chorus off, float output, no dither); the
 table gives the spectral centroid of our note over FluidSynth's in four windows (attack,
 body, late body, release), so envelopes, filters, modulators and loops are all compared.
-Levels are not compared: the engine normalises every note, and FluidSynth scales
-initialAttenuation by 0.4.
+A last column compares loudness: our note's level over FluidSynth's (0.1-1.5 s, in dB),
+less the median of that over all notes, since the two players' overall gains differ.
 
     .venv/bin/python bench/soundfont_reference.py          # the bank bench/soundfont.py finds
     .venv/bin/python bench/soundfont_reference.py --bank path/to/bank.sf2
@@ -72,13 +72,18 @@ def centroid(x: np.ndarray) -> float:
     return float((spec * np.fft.rfftfreq(x.size, 1 / RATE)).sum() / max(spec.sum(), 1e-12))
 
 
-def compare(bank_path: Path, exe: str) -> list[float]:
+def level_db(x: np.ndarray) -> float:
+    part = x[int(0.1 * RATE):int(1.5 * RATE)]
+    return float(10 * np.log10(max(np.mean(part ** 2), 1e-20)))
+
+
+def compare(bank_path: Path, exe: str) -> tuple[list[float], list[float]]:
+    """Centroid ratios (every window of every note) and level differences (dB, one per note)."""
     from render.soundfont import load_bank, render_note
 
     ratios: list[float] = []
+    rows: list[tuple[str, float]] = []
     with load_bank(bank_path) as bank, tempfile.TemporaryDirectory() as tmp:
-        print(f"{'program':<18}{'key':>4}  " + "  ".join(f"{a:.1f}-{b:.1f} s" for a, b in WINDOWS)
-              + "   (our centroid / FluidSynth's)")
         for program, label in PROGRAMS.items():
             preset = bank.find_preset(program)
             if preset is None:
@@ -89,15 +94,19 @@ def compare(bank_path: Path, exe: str) -> list[float]:
                 row = []
                 for a, b in WINDOWS:
                     lo, hi = int(a * RATE), int(b * RATE)
-                    r = centroid(ours[lo:hi]) / centroid(ref[lo:hi])
-                    ratios.append(r)
-                    row.append(f"{r:9.3f}")
-                print(f"{program:>3} {label:<14}{key:>4}  " + "  ".join(row))
-    return ratios
+                    ratios.append(centroid(ours[lo:hi]) / centroid(ref[lo:hi]))
+                    row.append(f"{ratios[-1]:9.3f}")
+                rows.append((f"{program:>3} {label:<14}{key:>4}  " + "  ".join(row), level_db(ours) - level_db(ref)))
+    offset = float(np.median([db for _, db in rows]))
+    print(f"{'program':<18}{'key':>4}  " + "  ".join(f"{a:.1f}-{b:.1f} s" for a, b in WINDOWS)
+          + "   level   (centroid: ours / FluidSynth's; level: dB apart, less the median)")
+    for text, db in rows:
+        print(f"{text}  {db - offset:+6.1f}")
+    return ratios, [db - offset for _, db in rows]
 
 
-def summary(ratios: list[float]) -> str:
-    apart = np.abs(np.log(ratios))
+def summary(ratios: list[float], levels: list[float]) -> str:
+    apart, db = np.abs(np.log(ratios)), np.abs(levels)
 
     def within(pct: float) -> float:
         return float(np.mean(apart <= np.log1p(pct / 100)) * 100)
@@ -105,7 +114,9 @@ def summary(ratios: list[float]) -> str:
     return (f"centroid agreement over {apart.size} windows: "
             f"median {100 * np.expm1(np.median(apart)):.1f} % apart, "
             f"{within(2):.0f} % of windows within 2 %, {within(10):.0f} % within 10 %, "
-            f"worst {100 * np.expm1(apart.max()):.0f} %")
+            f"worst {100 * np.expm1(apart.max()):.0f} %\n"
+            f"level agreement over {db.size} notes: {np.mean(db <= 1.0) * 100:.0f} % within 1 dB, "
+            f"worst {db.max():.1f} dB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     print(f"bank: {bank}; reference: {version}")
-    print("\n" + summary(compare(bank, exe)))
+    print("\n" + summary(*compare(bank, exe)))
     return 0
 
 

@@ -23,6 +23,7 @@ from helpers.sf2_writer import (
     G_HOLD,
     G_MODES,
     G_PAN,
+    G_Q,
     G_RELEASE,
     G_ROOT,
     G_SCALE,
@@ -323,7 +324,9 @@ def test_loop_modes_none_continuous_and_until_release(tmp_path: Path) -> None:
 def test_attenuation_and_velocity_curve(bank) -> None:
     rms = lambda y: float(np.sqrt(np.mean(y[4800:48000, 0].astype(np.float64) ** 2)))
     full = rms(play(bank, 0, 69, vel=63))
-    assert rms(play(bank, 5, 69, vel=63)) / full == pytest.approx(10 ** (-60 / 200), rel=1e-3)
+    # the bank's 60 cB count at 0.4 (the EMU8000's scale, as FluidSynth plays banks) ...
+    assert rms(play(bank, 5, 69, vel=63)) / full == pytest.approx(10 ** (-0.4 * 60 / 200), rel=1e-3)
+    # ... the velocity modulator's share in full (the spec's concave 960 cB curve)
     assert rms(play(bank, 0, 69, vel=32)) / full == pytest.approx((32 / 63) ** 2, rel=1e-3)
 
 
@@ -348,6 +351,20 @@ def test_low_pass_filter_darkens_noise(bank) -> None:
     bright = high_share(play(bank, 0, 36, drums=True, seconds=0.2))  # the kit's noise at its root
     dark = high_share(play(bank, 3, 60, seconds=0.2))
     assert bright > 0.5 and dark < 0.01
+
+
+def test_a_resonant_filter_lowers_the_dc_gain_by_half_its_q(tmp_path: Path) -> None:
+    """SF2.01 8.1.3 #9: Q = 100 cB puts the peak 10 dB over DC and DC 5 dB under unity."""
+    levels = {}
+    for q in (0, 100, 240):
+        zone = ZoneSpec([(G_MODES, 1), (G_FC, 12000), (G_Q, q)], target=0)
+        path = tmp_path / f"q{q}.sf2"
+        path.write_bytes(build_sf2([SampleSpec("dc", np.full(4800, 0.5), rate=SR, root=60, loop=(100, 4700))],
+                                   [InstrumentSpec("i", [zone])], [PresetSpec("p", 0, 0, [ZoneSpec(target=0)])]))
+        b = load_bank(path)
+        levels[q] = float(render_note(b, b.find_preset(0), 60, 127, 0.1)[3000, 0])
+    assert levels[100] / levels[0] == pytest.approx(10 ** (-5 / 20), rel=1e-4)
+    assert levels[240] / levels[0] == pytest.approx(10 ** (-12 / 20), rel=1e-4)
 
 
 def test_24_bit_samples_use_the_sm24_low_bytes(tmp_path: Path) -> None:

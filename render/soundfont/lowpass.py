@@ -1,7 +1,9 @@
 """The voice's low-pass filter (SF2.01 initialFilterFc/Q): a biquad, fixed or following a cutoff track.
 
 Q is the resonance height in cB; as in common players, 0 cB gives a Butterworth (-3 dB)
-corner. A moving cutoff (the modulation envelope or LFO, :mod:`.modulation`) is followed
+corner. As the spec says (and FluidSynth does), a resonant filter's DC gain drops by half
+the resonance height, so the peak stands Q/2 above unity and a resonant voice is not
+louder than a plain one. A moving cutoff (the modulation envelope or LFO, :mod:`.modulation`) is followed
 in blocks of 64 frames (1.3 ms), the cutoff rounded to 5 cents, with the filter state
 carried from block to block; blocks with the same cutoff are filtered in one call, so a
 note whose envelope has settled costs what a fixed filter does.
@@ -27,7 +29,8 @@ def _biquad(fc_cents: float, q_cb: int, sample_rate: int) -> tuple[np.ndarray, n
     w0 = 2.0 * math.pi * hz / sample_rate
     alpha = math.sin(w0) / (2.0 * q)
     cw = math.cos(w0)
-    b = np.array([(1 - cw) / 2, 1 - cw, (1 - cw) / 2])
+    gain = 10.0 ** (-max(q_cb, 0) / 400.0)  # Q/2 dB below unity at DC
+    b = gain * np.array([(1 - cw) / 2, 1 - cw, (1 - cw) / 2])
     a = np.array([1 + alpha, -2 * cw, 1 - alpha])
     return b / a[0], a / a[0]
 

@@ -4,6 +4,12 @@ A preset zone selects an instrument, an instrument zone selects a sample. The fi
 either is global when it selects nothing: its generators are the defaults of the other
 zones. Instrument values replace the spec defaults; preset values are added on top, and
 then the modulators' offsets for the note (:mod:`.modulators`).
+
+The bank's own initialAttenuation (instrument plus preset) counts at 0.4 of its value, as
+on the EMU8000 sound cards the format was made for, and as FluidSynth and most banks'
+authors assume; modulator offsets (velocity among them) count in full. This sets the
+balance of layered zones: MuseScore General's piano adds a slow, quieter layer that would
+otherwise sit 6 dB lower than its author heard it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from .modulators import Mod, merge_mods, mod_offsets
 __all__ = ["Zone", "Instrument", "Preset", "Voice", "match_voices", "merge", "zone_from_gens"]
 
 _FULL = (0, 127)
+#: Scale of the bank's initialAttenuation values (the EMU8000's; FluidSynth's EMU_ATTENUATION_FACTOR).
+EMU_ATTENUATION_FACTOR = 0.4
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +101,7 @@ def merge(inst: Instrument, inst_zone: Zone, preset: Preset, preset_zone: Zone,
     values = _instrument_values(inst, inst_zone)
     for op, amount in _preset_offsets(preset, preset_zone).items():
         values[op] += amount
+    values[GEN["initialAttenuation"]] *= EMU_ATTENUATION_FACTOR
     key = key if values[GEN["keynum"]] < 0 else values[GEN["keynum"]]
     velocity = velocity if values[GEN["velocity"]] < 0 else values[GEN["velocity"]]
     mods = merge_mods(inst.global_mods, inst_zone.mods, preset.global_mods, preset_zone.mods)
