@@ -75,7 +75,7 @@ def test_identical_modulators_supersede_and_preset_amounts_add() -> None:
     assert len(merged) == 2 and mod_offsets(merged, 60, 127)[FC] == 200
 
 
-def test_links_and_sample_generators_are_never_modulated() -> None:
+def test_links_and_sample_modes_and_overrides_are_never_modulated() -> None:
     assert mod_offsets([Mod(VEL, 0x8001, 500, 0, 0), Mod(VEL, GEN["sampleModes"], 1, 0, 0),
                         Mod(VEL, GEN["overridingRootKey"], 10, 0, 0)], 60, 127) == {}
 
@@ -111,3 +111,19 @@ def test_an_instrument_can_switch_the_velocity_curve_off(tmp_path) -> None:
     level = lambda bank, v: rms(render_note(bank, bank.find_preset(0), 60, v, 0.6))  # noqa: E731
     assert level(curve, 40) < 0.2 * level(curve, 127)
     assert level(flat, 40) == pytest.approx(level(flat, 127), rel=1e-6)
+
+
+def test_a_velocity_modulator_moves_the_sample_start(tmp_path) -> None:
+    """MuseScore General starts soft string notes later in their samples (velocity -> startAddrsOffset)."""
+    tone = np.sin(2 * np.pi * 441 * np.arange(44100) / 44100)
+    data = np.concatenate([np.zeros(22050), tone])  # 0.5 s of silence, then the tone
+    to_start = (VEL, GEN["startAddrsOffset"], 22050, 0, 0)
+    inst = [InstrumentSpec("i", [ZoneSpec([(G_MODES, 0)], target=0, mods=[to_start])])]
+    path = tmp_path / "start.sf2"
+    path.write_bytes(build_sf2([SampleSpec("s", data, root=69)], inst, [PresetSpec("p", 0, 0, [ZoneSpec(target=0)])]))
+    bank = load_bank(path)
+    note = lambda v: render_note(bank, bank.find_preset(0), 69, v, 0.3)[:, 0]  # noqa: E731
+    onset = lambda v: int(np.argmax(np.abs(note(v)) > 1e-3))  # noqa: E731
+    assert onset(127) < 60                                       # full velocity skips all the silence (1 ms attack)
+    skipped = int(22050 * 64 / 127)                              # 11112.4 frames, cut toward zero
+    assert onset(64) == pytest.approx((22050 - skipped) * SR / 44100, abs=2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
-    "GEN", "DEFAULTS", "RANGES", "PRESET_IGNORED", "RANGE_GENS", "NO_VALUE", "clamp_generators",
+    "GEN", "DEFAULTS", "RANGES", "ADDRESS_GENS", "PRESET_IGNORED", "RANGE_GENS", "NO_VALUE", "clamp_generators",
 ]
 
 #: Generator operator numbers by spec name.
@@ -63,12 +63,17 @@ RANGES: dict[int, tuple[int, int]] = {
     GEN["keynumToModEnvHold"]: (-1200, 1200), GEN["keynumToModEnvDecay"]: (-1200, 1200),
 }
 
-#: Generators that are only legal in instrument zones: a preset zone's value is ignored (spec 8.5).
-PRESET_IGNORED = frozenset({
+#: The sample address offsets (fine and coarse), in frames.
+ADDRESS_GENS = frozenset({
     GEN["startAddrsOffset"], GEN["endAddrsOffset"], GEN["startloopAddrsOffset"], GEN["endloopAddrsOffset"],
     GEN["startAddrsCoarseOffset"], GEN["endAddrsCoarseOffset"], GEN["startloopAddrsCoarseOffset"],
-    GEN["endloopAddrsCoarseOffset"], GEN["keynum"], GEN["velocity"], GEN["sampleModes"],
-    GEN["exclusiveClass"], GEN["overridingRootKey"], GEN["sampleID"],
+    GEN["endloopAddrsCoarseOffset"],
+})
+
+#: Generators that are only legal in instrument zones: a preset zone's value is ignored (spec 8.5).
+PRESET_IGNORED = ADDRESS_GENS | frozenset({
+    GEN["keynum"], GEN["velocity"], GEN["sampleModes"], GEN["exclusiveClass"], GEN["overridingRootKey"],
+    GEN["sampleID"],
 })
 
 #: Generators whose amount is a (low, high) byte pair rather than a signed word.

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from .generators import DEFAULTS, GEN, PRESET_IGNORED
+from .generators import ADDRESS_GENS, DEFAULTS, GEN, PRESET_IGNORED
 
 __all__ = ["Mod", "DEFAULT_MODS", "merge_mods", "mod_offsets", "source_value"]
 
@@ -28,8 +28,9 @@ __all__ = ["Mod", "DEFAULT_MODS", "merge_mods", "mod_offsets", "source_value"]
 CONTROLLERS = {7: 100, 10: 64, 11: 127, 91: 40}
 _VELOCITY, _KEY, _PITCH_WHEEL, _WHEEL_RANGE = 2, 3, 14, 16
 _LINK = 0x8000
-#: Generators a modulator may move: sound parameters, not sample addresses, modes or overrides.
-_MODULATABLE = frozenset(op for op in DEFAULTS if op not in PRESET_IGNORED)
+#: Generators a modulator may move: sound parameters and sample address offsets (MuseScore
+#: General starts soft notes later in the sample), not modes, overrides or the note itself.
+_MODULATABLE = frozenset(op for op in DEFAULTS if op not in PRESET_IGNORED or op in ADDRESS_GENS)
 
 
 class Mod(NamedTuple):

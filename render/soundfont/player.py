@@ -49,10 +49,16 @@ def pitch_cents(gens: dict[int, int], header: SampleHeader, key: int) -> float:
             + gens[GEN["fineTune"]] + header.correction)
 
 
+def _offset(gens: dict[int, float], fine: str, coarse: str) -> int:
+    """An address offset in frames; a modulator's share can make it fractional, cut toward zero as
+    FluidSynth does."""
+    return int(gens[GEN[fine]]) + 32768 * int(gens[GEN[coarse]])
+
+
 def _addresses(gens: dict[int, int], n: int) -> tuple[int, int]:
     """First and end frame of the played part of an ``n``-frame sample (address offsets applied, clamped)."""
-    start = gens[GEN["startAddrsOffset"]] + 32768 * gens[GEN["startAddrsCoarseOffset"]]
-    end = n + gens[GEN["endAddrsOffset"]] + 32768 * gens[GEN["endAddrsCoarseOffset"]]
+    start = _offset(gens, "startAddrsOffset", "startAddrsCoarseOffset")
+    end = n + _offset(gens, "endAddrsOffset", "endAddrsCoarseOffset")
     end = min(max(end, 0), n)
     return min(max(start, 0), end), end
 
@@ -60,8 +66,8 @@ def _addresses(gens: dict[int, int], n: int) -> tuple[int, int]:
 def _loop(gens: dict[int, int], sd: SampleData, end: int) -> tuple[int, int] | None:
     if sd.loop is None or gens[GEN["sampleModes"]] & 3 not in (1, 3):
         return None
-    ls = sd.loop[0] + gens[GEN["startloopAddrsOffset"]] + 32768 * gens[GEN["startloopAddrsCoarseOffset"]]
-    le = sd.loop[1] + gens[GEN["endloopAddrsOffset"]] + 32768 * gens[GEN["endloopAddrsCoarseOffset"]]
+    ls = sd.loop[0] + _offset(gens, "startloopAddrsOffset", "startloopAddrsCoarseOffset")
+    le = sd.loop[1] + _offset(gens, "endloopAddrsOffset", "endloopAddrsCoarseOffset")
     return (ls, le) if 0 <= ls and ls + 2 <= le <= end else None
 
 
