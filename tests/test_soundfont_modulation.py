@@ -7,16 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers.sf2_writer import (
-    G_MODES,
-    G_RELEASE,
-    InstrumentSpec,
-    PresetSpec,
-    SampleSpec,
-    ZoneSpec,
-    build_sf2,
-    timecents,
-)
+from helpers.sf2_writer import InstrumentSpec, PresetSpec, SampleSpec, ZoneSpec, build_sf2, timecents
 from scipy.signal import hilbert
 
 from render.soundfont import load_bank, render_note
@@ -41,7 +32,8 @@ def _bank(tmp_path, gens: list[tuple[int, int]], noise: bool = False):
     data = (np.random.default_rng(0).uniform(-0.5, 0.5, 44100) if noise
             else 0.5 * np.sin(2 * np.pi * np.arange(22050) / PERIOD))
     sample = SampleSpec("s", data, root=69 if not noise else 60, loop=LOOP)
-    inst = [InstrumentSpec("i", [ZoneSpec([(G_MODES, 1), (G_RELEASE, timecents(0.05)), *gens], target=0)])]
+    zone = ZoneSpec([(GEN["sampleModes"], 1), (GEN["releaseVolEnv"], timecents(0.05)), *gens], target=0)
+    inst = [InstrumentSpec("i", [zone])]
     path = tmp_path / "mod.sf2"
     path.write_bytes(build_sf2([sample], inst, [PresetSpec("p", 0, 0, [ZoneSpec(target=0)])]))
     return load_bank(path)
