@@ -3,10 +3,10 @@
 Q is the resonance height in cB; as in common players, 0 cB gives a Butterworth (-3 dB)
 corner. As the spec says (and FluidSynth does), a resonant filter's DC gain drops by half
 the resonance height, so the peak stands Q/2 above unity and a resonant voice is not
-louder than a plain one. A moving cutoff (the modulation envelope or LFO, :mod:`.modulation`) is followed
-in blocks of 64 frames (1.3 ms), the cutoff rounded to 5 cents, with the filter state
-carried from block to block; blocks with the same cutoff are filtered in one call, so a
-note whose envelope has settled costs what a fixed filter does.
+louder than a plain one. A moving cutoff (the modulation envelope or LFO,
+:mod:`.modulation`) is followed in blocks of 64 frames (1.3 ms), the cutoff rounded to 5
+cents, with the filter state carried from block to block; blocks with the same cutoff are
+filtered in one call, so a note whose envelope has settled costs what a fixed filter does.
 """
 
 from __future__ import annotations

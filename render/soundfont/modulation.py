@@ -1,9 +1,9 @@
 """The SF2.01 modulation sources of a voice (section 8.1.2) and what they drive.
 
 * The **modulation envelope** (generators 25-32) runs 0 -> 1 -> sustain -> 0: delay, a
-  convex attack (SF2.01 8.1.3 #26; ``1 + 5/12 * log10(t / attack)``, the curve the
-  modulators call convex, its first 1/127 a straight line from 0, so a pitch or cutoff sweep rises fast and levels off, as
-  FluidSynth plays it), hold, a linear decay to ``1 - sustainModEnv/1000`` (the decay time
+  convex attack (SF2.01 8.1.3 #26; ``1 + 5/12 * log10(t / attack)``, the modulators'
+  convex curve, its first 1/127 a straight line from 0, so a pitch or cutoff sweep rises
+  fast and levels off, as FluidSynth plays it), hold, a linear decay to ``1 - sustainModEnv/1000`` (the decay time
   is the time for the full 100 %), and a linear release from wherever it is (the release
   time is again for the full range). Hold and decay scale with the key like the volume
   envelope's. A key let go during the attack releases from the level reached (FluidSynth
@@ -26,6 +26,7 @@ import numpy as np
 
 from .envelope import timecents_to_seconds
 from .generators import GEN
+from .modulators import convex
 
 __all__ = ["mod_envelope", "lfo", "pitch_track", "filter_track", "volume_track"]
 
@@ -44,10 +45,8 @@ def _hz(abs_cents: int) -> float:
 def _convex_attack(x: np.ndarray) -> np.ndarray:
     """The convex curve over the attack's progress ``x`` (0..1); below 1/127, where the log would
     dive, a straight line from 0 to the curve's value there (as FluidSynth's 128-step table reads)."""
-    first = 1.0 + (5.0 / 12.0) * np.log10(1.0 / 127.0)
-    with np.errstate(divide="ignore"):
-        curve = 1.0 + (5.0 / 12.0) * np.log10(x)
-    return np.where(x < 1.0 / 127.0, x * 127.0 * first, curve)
+    step = 1.0 / 127.0
+    return np.where(x < step, x / step * convex(step), convex(x))
 
 
 def mod_envelope(gens: dict[int, int], key: int, gate: int, n: int, rate: int) -> np.ndarray:

@@ -17,12 +17,13 @@ are driven by controllers the engine leaves at rest, where they change nothing i
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
+
+import numpy as np
 
 from .generators import ADDRESS_GENS, DEFAULTS, GEN, PRESET_IGNORED
 
-__all__ = ["Mod", "DEFAULT_MODS", "merge_mods", "mod_offsets", "source_value"]
+__all__ = ["Mod", "DEFAULT_MODS", "convex", "merge_mods", "mod_offsets", "source_value"]
 
 #: MIDI controller values after a reset (General MIDI): volume, pan, expression, reverb.
 CONTROLLERS = {7: 100, 10: 64, 11: 127, 91: 40}
@@ -52,12 +53,20 @@ class Mod(NamedTuple):
 DEFAULT_MODS: tuple[Mod, ...] = (Mod(0x0502, GEN["initialAttenuation"], 960, 0, 0),)
 
 
+def convex(x: np.ndarray | float) -> np.ndarray | float:
+    """The spec's convex curve, ``1 + 5/12 * log10(x)`` kept to 0..1 (a float or an array); the
+    modulators' convex sources use it, and so does the modulation envelope's attack."""
+    with np.errstate(divide="ignore"):
+        out = np.clip(1.0 + (5.0 / 12.0) * np.log10(np.maximum(x, 0.0)), 0.0, 1.0)
+    return float(out) if np.ndim(out) == 0 else out
+
+
 def _concave(x: float) -> float:
-    return 1.0 if x >= 1.0 else min(1.0, max(0.0, -(5.0 / 12.0) * math.log10(1.0 - x)))
+    return 1.0 - float(convex(1.0 - x))
 
 
 def _convex(x: float) -> float:
-    return 1.0 - _concave(1.0 - x)
+    return float(convex(x))
 
 
 def _curve(kind: int, x: float, bipolar: bool) -> float:
