@@ -174,6 +174,7 @@ def batch(
       lyria-render batch 'music/**/*.yaml' -o assets/ --shard 2/4 --junit junit.xml
       lyria-render batch --jobs-file jobs.yaml -o out/ --report report.json
       lyria-render batch timelines/ -o /shared/out/ --cluster tcp://scheduler:8786
+      lyria-render batch timelines/ -o out/ --soundfont ~/banks/FluidR3_GM.sf2   # GM voices offline
     """
     quiet = bool((ctx.obj or {}).get("quiet"))
     if force and check:

@@ -160,6 +160,7 @@ def render(
       lyria-render render timelines/seed_example.yaml -o out/
       lyria-render render timelines/trailer.yaml --format wav,flac --loudness -16
       lyria-render render --prompt "Indie Pop:0.6, Sitar:2, Danceable:1.4" --duration 20s --bpm 140 --scale F_MAJOR_D_MINOR
+      lyria-render render timelines/seed_example.yaml --soundfont /usr/share/sounds/sf3/MuseScore_General.sf3
       lyria-render render timelines/seed_example.yaml --resume     # after Ctrl-C or a crash
       lyria-render render --from-manifest out/seed_example.manifest.json -o again/
     """

@@ -95,6 +95,7 @@ def serve(
     Example:
       lyria-render serve --port 0 --pace fast --ready-file serve.json
       lyria-render serve --drop-after-chunks 3 --only-connections 1
+      lyria-render serve --soundfont /usr/share/sounds/sf2/FluidR3_GM.sf2   # GM voices behind the protocol
       lyria-render render song.yaml --backend lyria \\
           --base-url https://127.0.0.1:8443 --ca-cert /tmp/lyria-serve-x/ca.pem
     """
